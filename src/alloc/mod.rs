@@ -1,0 +1,1 @@
+//! The pymalloc-style small-object allocator (to be filled).

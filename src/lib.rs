@@ -1,0 +1,3 @@
+//! pygc (skeleton: the layers land module by module).
+#![deny(unsafe_code)]
+pub mod alloc;
