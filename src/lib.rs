@@ -1,3 +1,52 @@
-//! pygc (skeleton: the layers land module by module).
+#![doc = include_str!("../README.md")]
 #![deny(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
+#![doc(test(attr(deny(warnings))))]
+
 pub mod alloc;
+pub mod gc;
+mod heap;
+mod object;
+
+pub use gc::{CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable};
+pub use heap::{AllocError, Heap, HeapConfig, DEFAULT_THRESHOLDS};
+pub use object::handle::{AnyGc, Gc, Handle};
+pub use object::trace::{Trace, Visitor};
+pub use object::weak::{Weak, WeakValueMap};
+pub use pygc_derive::Trace;
+
+/// A PEP 442 finalizer (Python's `__del__`): runs at most once per object, before it dies,
+/// whether it dies by refcount or in a garbage cycle. It may *resurrect* the object by
+/// storing a clone of `this` somewhere reachable; the object then lives on and its finalizer
+/// never runs again.
+///
+/// Under the collector, finalizers run on a still-intact graph (before any value is dropped)
+/// and after weak references to the garbage were cleared, as in CPython 3.11.
+///
+/// ```
+/// use std::cell::Cell;
+/// use pygc::{Finalize, Gc, Heap, Trace};
+/// thread_local!(static RAN: Cell<u32> = Cell::new(0));
+///
+/// #[derive(Trace)]
+/// struct Noisy;
+/// impl Finalize for Noisy {
+///     fn finalize(_this: &Gc<Self>) { RAN.with(|r| r.set(r.get() + 1)); }
+/// }
+///
+/// let heap = Heap::new();
+/// drop(heap.alloc_with_finalizer(Noisy));
+/// assert_eq!(RAN.with(Cell::get), 1);
+/// ```
+pub trait Finalize: Sized + 'static {
+    /// Called once, with a handle to the object.
+    fn finalize(this: &Gc<Self>);
+}
+
+/// A legacy finalizer (CPython's `tp_del`): an object that has one makes any garbage cycle it
+/// is part of (or reachable from) *uncollectable*. Such cycles are left alive and listed in
+/// [`Heap::garbage`]; on refcount death the legacy finalizer runs.
+pub trait LegacyFinalize: Sized + 'static {
+    /// Called on refcount death (never by the collector).
+    fn legacy_finalize(this: &Gc<Self>);
+}

@@ -1,0 +1,53 @@
+//! Where object boxes live: small boxes in the heap's pymalloc-style allocator, large or
+//! over-aligned ones in their own system allocation (CPython sends requests above 512 bytes
+//! to `malloc`).
+//!
+//! Both kinds of memory begin with the *owner tag* (a pointer to the owning heap) at the start
+//! of an aligned block that contains the box header: a pool for small boxes, the large block
+//! itself otherwise. [`owner_tag`](super::header::owner_tag) finds it by masking.
+//!
+//! Large block layout (`A` = block alignment, a power of two greater than `offset`):
+//!
+//! ```text
+//! base (A-aligned)                base + offset
+//! | owner tag | padding ...       | GcBox<T> (header, value) ...
+//! ```
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::ptr::NonNull;
+
+/// Geometry of the large block holding a box of `layout`: (block layout, box offset, log2 A).
+fn large_block(layout: Layout) -> Option<(Layout, usize, u32)> {
+    let offset = layout.align().max(2 * size_of::<usize>());
+    let align = (offset * 2).next_power_of_two();
+    let block = Layout::from_size_align(offset.checked_add(layout.size())?, align).ok()?;
+    Some((block, offset, align.trailing_zeros()))
+}
+
+/// Allocate a large block for a box of `layout` and write `owner` at its base.
+/// Returns the box pointer and the owner shift to record in its header.
+pub(crate) fn alloc_large(layout: Layout, owner: *const ()) -> Option<(NonNull<u8>, u32)> {
+    let (block, offset, shift) = large_block(layout)?;
+    // SAFETY: `block` has non-zero size (offset >= 16).
+    let base = NonNull::new(unsafe { System.alloc(block) })?;
+    // SAFETY: `base` is aligned to at least 32 and valid for `block.size()` bytes, which
+    // covers the owner tag at offset 0 and the box at `offset`.
+    unsafe {
+        base.as_ptr().cast::<*const ()>().write(owner);
+        Some((base.add(offset), shift))
+    }
+}
+
+/// Free a block made by [`alloc_large`].
+///
+/// # Safety
+/// `boxed` was returned by `alloc_large(layout, _)` and is not used afterwards.
+pub(crate) unsafe fn free_large(boxed: NonNull<u8>, layout: Layout) {
+    let (block, offset, _) = large_block(layout).expect("layout was valid at allocation");
+    // SAFETY: `boxed` is `offset` bytes into the block, with the block's provenance.
+    unsafe {
+        let base = boxed.sub(offset);
+        System.dealloc(base.as_ptr(), block);
+    }
+}

@@ -1,0 +1,410 @@
+//! `Gc<T>` and `AnyGc`: refcounted handles (CPython's `Py_INCREF` / `Py_DECREF`), the object
+//! box, and refcount death (`subtype_dealloc`) with the trashcan that keeps teardown of deep
+//! structures off the call stack.
+//!
+//! A handle is one pointer to a [`GcBox`]. Clone increments the header's count, drop
+//! decrements it; reaching zero hands the object to [`release`], which runs CPython's
+//! dealloc sequence: untrack, PEP 442 finalizer (may resurrect), clear weak references and
+//! run their callbacks, legacy finalizer, drop the value, free the box.
+#![allow(unsafe_code)]
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
+use std::ptr::NonNull;
+
+use super::header::{flag, Header, ObjRef};
+use super::vtable::VTable;
+use crate::heap::HeapInner;
+use crate::{Finalize, LegacyFinalize, Trace, Visitor};
+
+/// The allocation behind every handle: header first, then the value.
+#[repr(C)]
+pub(crate) struct GcBox<T> {
+    pub(crate) header: Header,
+    pub(crate) value: T,
+}
+
+/// A strong, refcounted handle to an object in a [`Heap`](crate::Heap).
+///
+/// Cloning increments the object's count; dropping decrements it; the object is destroyed
+/// the moment its count reaches zero (after its finalizer, weak-reference callbacks and
+/// `Drop`), and whatever it held is released in turn without recursion. Cycles are reclaimed
+/// by the collector ([`Heap::collect`](crate::Heap::collect)).
+///
+/// `Gc` is neither `Send` nor `Sync`: counts are plain integers, as in CPython.
+///
+/// # Dead handles
+/// When the collector breaks a garbage cycle it drops the values of *all* its members. A
+/// handle to a co-member reached from one of those `Drop`s (or kept alive past it) is dead:
+/// dereferencing it panics with "pygc: handle to an object whose value was already dropped",
+/// and [`Gc::try_get`] returns `None`. It never reads freed memory.
+///
+/// # Example
+/// ```
+/// use pygc::Heap;
+///
+/// let heap = Heap::new();
+/// let a = heap.alloc(String::from("spam"));
+/// assert_eq!(pygc::Gc::ref_count(&a), 1);
+/// let b = a.clone();
+/// assert_eq!(pygc::Gc::ref_count(&a), 2);
+/// drop(b);
+/// assert_eq!(*a, "spam");
+/// ```
+pub struct Gc<T: 'static> {
+    ptr: NonNull<GcBox<T>>,
+    _owns: PhantomData<GcBox<T>>,
+}
+
+impl<T: 'static> Gc<T> {
+    /// # Safety
+    /// `obj` is a live object whose value type is `T`; one count is transferred.
+    #[inline]
+    pub(crate) unsafe fn from_obj(obj: ObjRef) -> Gc<T> {
+        Gc { ptr: obj.0.cast(), _owns: PhantomData }
+    }
+
+    #[inline]
+    pub(crate) fn header_ptr(&self) -> NonNull<Header> {
+        self.ptr.cast()
+    }
+
+    #[inline]
+    pub(crate) fn obj(&self) -> ObjRef {
+        ObjRef(self.ptr.cast())
+    }
+
+    #[inline]
+    fn header(&self) -> &Header {
+        // SAFETY: a handle keeps its box alive (it owns a count).
+        unsafe { &self.ptr.as_ref().header }
+    }
+
+    /// The value, or `None` if the collector already dropped it (see "Dead handles").
+    #[inline]
+    pub fn try_get(this: &Self) -> Option<&T> {
+        if this.header().has(flag::DEAD) {
+            None
+        } else {
+            // SAFETY: the box is alive and the value not yet dropped; values are dropped only
+            // by the collector for unreachable objects (never while a `&T` from a reachable
+            // handle exists) or at refcount zero (impossible while `this` holds a count).
+            Some(unsafe { &(*this.ptr.as_ptr()).value })
+        }
+    }
+
+    /// Current strong count: handles plus references held by other objects.
+    ///
+    /// This is the analogue of `sys.getrefcount(x)`, which reports one more because passing
+    /// `x` as an argument takes a temporary reference.
+    #[inline]
+    pub fn ref_count(this: &Self) -> usize {
+        this.header().rc() as usize
+    }
+
+    /// Whether two handles name the same object (Python's `is`).
+    #[inline]
+    pub fn ptr_eq(this: &Self, other: &Self) -> bool {
+        this.ptr == other.ptr
+    }
+
+    /// A type-erased handle to the same object.
+    #[inline]
+    pub fn to_any(this: &Self) -> AnyGc {
+        this.header().inc_rc();
+        AnyGc { obj: this.obj() }
+    }
+
+    /// Whether the collector has already dropped this object's value.
+    #[inline]
+    pub fn is_dead(this: &Self) -> bool {
+        this.header().has(flag::DEAD)
+    }
+
+    /// The object's address, for display and hashing by identity.
+    #[inline]
+    pub fn as_ptr(this: &Self) -> *const () {
+        this.ptr.as_ptr().cast()
+    }
+}
+
+impl<T: 'static> Clone for Gc<T> {
+    #[inline]
+    fn clone(&self) -> Self {
+        self.header().inc_rc();
+        Gc { ptr: self.ptr, _owns: PhantomData }
+    }
+}
+
+impl<T: 'static> Drop for Gc<T> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.header().dec_rc() == 0 {
+            // SAFETY: the count just reached zero: nothing else refers to the object.
+            unsafe { release(self.obj()) }
+        }
+    }
+}
+
+impl<T: 'static> Deref for Gc<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        match Gc::try_get(self) {
+            Some(value) => value,
+            None => dead_handle(std::any::type_name::<T>()),
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn dead_handle(type_name: &str) -> ! {
+    panic!(
+        "pygc: handle to an object whose value was already dropped (a `{type_name}` broken \
+         up by the cycle collector); use Gc::try_get in Drop impls that may see co-garbage"
+    )
+}
+
+impl<T: fmt::Debug + 'static> fmt::Debug for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Gc::try_get(self) {
+            Some(value) => fmt::Debug::fmt(value, f),
+            None => write!(f, "<dead {}>", std::any::type_name::<T>()),
+        }
+    }
+}
+
+impl<T: PartialEq + 'static> PartialEq for Gc<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: 'static> fmt::Pointer for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Pointer::fmt(&self.ptr, f)
+    }
+}
+
+/// A strong handle to an object of any type: what introspection (`objects`, `referrers`,
+/// `garbage`) returns. Downcast it back with [`AnyGc::downcast`].
+///
+/// ```
+/// use pygc::Heap;
+/// let heap = Heap::new();
+/// let s = heap.alloc(5u32);
+/// let any = pygc::Gc::to_any(&s);
+/// assert_eq!(any.type_name(), "u32");
+/// assert_eq!(*any.downcast::<u32>().unwrap(), 5);
+/// ```
+pub struct AnyGc {
+    pub(crate) obj: ObjRef,
+}
+
+impl AnyGc {
+    /// Take a new count on `obj` and wrap it.
+    pub(crate) fn new_ref(obj: ObjRef) -> AnyGc {
+        obj.header().inc_rc();
+        AnyGc { obj }
+    }
+
+    /// The Rust type name of the value.
+    pub fn type_name(&self) -> &'static str {
+        (self.obj.vtable().type_name)()
+    }
+
+    /// Back to a typed handle, if the value is a `T`.
+    pub fn downcast<T: 'static>(&self) -> Option<Gc<T>> {
+        if self.obj.vtable().is_weakref {
+            return None; // weak-reference objects are internal: reach them through `Weak`
+        }
+        self.downcast_internal()
+    }
+
+    pub(crate) fn downcast_internal<T: 'static>(&self) -> Option<Gc<T>> {
+        if (self.obj.vtable().type_id)() == std::any::TypeId::of::<T>() {
+            self.obj.header().inc_rc();
+            // SAFETY: the vtable says the value is a `T`; we just took the count we hand over.
+            Some(unsafe { Gc::from_obj(self.obj) })
+        } else {
+            None
+        }
+    }
+
+    /// Strong count (see [`Gc::ref_count`]).
+    pub fn ref_count(&self) -> usize {
+        self.obj.header().rc() as usize
+    }
+
+    /// Identity comparison.
+    pub fn ptr_eq(&self, other: &AnyGc) -> bool {
+        self.obj == other.obj
+    }
+
+    /// The object's address.
+    pub fn as_ptr(&self) -> *const () {
+        self.obj.as_ptr().cast_const().cast()
+    }
+
+    /// Whether this is a weak-reference object (what a [`Weak`](crate::Weak) points at).
+    pub fn is_weakref(&self) -> bool {
+        self.obj.vtable().is_weakref
+    }
+}
+
+impl Clone for AnyGc {
+    fn clone(&self) -> Self {
+        AnyGc::new_ref(self.obj)
+    }
+}
+
+impl Drop for AnyGc {
+    #[inline]
+    fn drop(&mut self) {
+        if self.obj.header().dec_rc() == 0 {
+            // SAFETY: the count just reached zero.
+            unsafe { release(self.obj) }
+        }
+    }
+}
+
+impl PartialEq for AnyGc {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr_eq(other)
+    }
+}
+impl Eq for AnyGc {}
+
+impl std::hash::Hash for AnyGc {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.obj.hash(state);
+    }
+}
+
+impl fmt::Debug for AnyGc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} {:p}>", self.type_name(), self.obj.0)
+    }
+}
+
+/// Handles the heap's introspection methods accept: [`Gc`], [`AnyGc`] and [`Weak`](crate::Weak).
+pub trait Handle: sealed::Sealed {}
+impl<T: 'static> Handle for Gc<T> {}
+impl Handle for AnyGc {}
+
+pub(crate) mod sealed {
+    /// Gives the crate the object behind a handle.
+    pub trait Sealed {
+        #[doc(hidden)]
+        fn object_ptr(&self) -> std::ptr::NonNull<u8>;
+    }
+}
+
+impl<T: 'static> sealed::Sealed for Gc<T> {
+    fn object_ptr(&self) -> NonNull<u8> {
+        self.ptr.cast()
+    }
+}
+impl sealed::Sealed for AnyGc {
+    fn object_ptr(&self) -> NonNull<u8> {
+        self.obj.0.cast()
+    }
+}
+
+/// The object behind any handle.
+pub(crate) fn obj_of<H: Handle + ?Sized>(handle: &H) -> ObjRef {
+    // A handle owns a count, so its object is live for the borrow.
+    ObjRef(handle.object_ptr().cast())
+}
+
+// ---- vtable shims -----------------------------------------------------------------------
+
+/// # Safety
+/// `h` is a live `GcBox<T>` whose value is initialised.
+pub(crate) unsafe fn trace_shim<T: Trace>(h: NonNull<Header>, visitor: &mut Visitor<'_>) {
+    // SAFETY: caller guarantees the value is initialised.
+    let value = unsafe { &(*h.cast::<GcBox<T>>().as_ptr()).value };
+    value.trace(visitor);
+}
+
+/// # Safety
+/// `h` is a live `GcBox<T>` whose value is initialised and is dropped here exactly once.
+pub(crate) unsafe fn drop_value_shim<T>(h: NonNull<Header>) {
+    // SAFETY: caller guarantees the value is initialised and not dropped before.
+    unsafe { std::ptr::drop_in_place(&raw mut (*h.cast::<GcBox<T>>().as_ptr()).value) }
+}
+
+/// # Safety
+/// `h` is a live `GcBox<T>`, value initialised, and the caller holds a count across the call.
+pub(crate) unsafe fn finalize_shim<T: Finalize + 'static>(h: NonNull<Header>) {
+    // SAFETY: caller holds a count, so a borrowed (non-owning) handle is valid for the call.
+    let this = ManuallyDrop::new(unsafe { Gc::<T>::from_obj(ObjRef(h)) });
+    T::finalize(&this);
+}
+
+/// # Safety
+/// As [`finalize_shim`].
+pub(crate) unsafe fn legacy_finalize_shim<T: LegacyFinalize + 'static>(h: NonNull<Header>) {
+    // SAFETY: caller holds a count.
+    let this = ManuallyDrop::new(unsafe { Gc::<T>::from_obj(ObjRef(h)) });
+    T::legacy_finalize(&this);
+}
+
+// ---- box allocation -----------------------------------------------------------------------
+
+/// Place `value` in a fresh box owned by `heap`; the header has count 1 and is untracked.
+pub(crate) fn new_box<T>(heap: &HeapInner, vtable: &'static VTable, value: T) -> Result<ObjRef, T> {
+    let Some((ptr, shift)) = heap.alloc_box(vtable.layout) else {
+        return Err(value);
+    };
+    let ptr = ptr.cast::<GcBox<T>>();
+    // SAFETY: `alloc_box` returned memory for `vtable.layout`, which is `GcBox<T>`'s layout.
+    unsafe { ptr.as_ptr().write(GcBox { header: Header::new(vtable, shift), value }) };
+    Ok(ObjRef(ptr.cast()))
+}
+
+// ---- refcount death -------------------------------------------------------------------
+
+/// The object's count reached zero: destroy it, now or (inside another teardown) soon.
+///
+/// # Safety
+/// `obj` is live with count zero, and no handle to it remains.
+#[inline(never)]
+pub(crate) unsafe fn release(obj: ObjRef) {
+    let heap = obj.owner().cast::<HeapInner>();
+    // SAFETY: a live object's owner tag names its heap, which outlives its objects.
+    unsafe { HeapInner::release(heap, obj) }
+}
+
+/// Drop the value of `obj` in place (once), marking it DEAD first.
+///
+/// # Safety
+/// `obj` is live and its value initialised and not dropped; no `&T` into the value is used
+/// after this call.
+pub(crate) unsafe fn drop_value(obj: ObjRef) {
+    obj.header().set(flag::DEAD);
+    // SAFETY: forwarded from the caller.
+    unsafe { (obj.vtable().drop_value)(obj.0) }
+}
+
+/// Run the PEP 442 finalizer of `obj`. The caller holds a count.
+pub(crate) fn call_finalizer(obj: ObjRef, finalize: unsafe fn(NonNull<Header>)) {
+    // SAFETY: the caller holds a count, so the value is alive and initialised for the call.
+    unsafe { finalize(obj.0) }
+}
+
+impl ObjRef {
+    /// The value of a weak-reference object, unless the collector already dropped it.
+    pub(crate) fn weakref(&self) -> Option<&super::weak::WeakRefObj> {
+        debug_assert!(self.vtable().is_weakref);
+        if !self.vtable().is_weakref || self.header().has(flag::DEAD) {
+            return None;
+        }
+        // SAFETY: the object is live (ObjRef invariant), its vtable says the value is a
+        // `WeakRefObj`, and it is not DEAD, so the value is initialised for this borrow.
+        Some(unsafe { &(*self.0.cast::<GcBox<super::weak::WeakRefObj>>().as_ptr()).value })
+    }
+}

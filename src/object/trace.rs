@@ -1,0 +1,303 @@
+//! The `Trace` contract: how a value tells the collector which handles it owns.
+//!
+//! CPython's `tp_traverse` calls `visit` on every strong reference an object owns. pygc's
+//! [`Trace::trace`] does the same through a [`Visitor`]: the collector decides what a visit
+//! means (subtract a reference, mark reachable, collect referents), and the value never
+//! recurses into its children, so no walk of the graph ever uses the call stack.
+
+#![allow(unsafe_code)] // `unsafe impl Trace` only
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use crate::object::header::Header;
+use crate::object::visit::VisitOp;
+use crate::{Gc, Weak};
+
+/// Enumerates the handles a value owns, for the cycle collector.
+///
+/// Implement it with `#[derive(Trace)]`: the derive is the safe road and visits every field.
+/// A hand-written implementation must keep this contract:
+///
+/// # Safety
+///
+/// 1. **Report what you own.** `trace` calls [`Visitor::visit`] (or `visit_weak`) for every
+///    [`Gc`] and [`Weak`] handle stored in `self` that is reachable without going through
+///    another `Gc`, and for **no other** handle. Reporting a handle you do not own (for
+///    example one owned by an `Rc` shared with others) makes the collector believe an object
+///    is referenced only from garbage, and it will free a live object.
+/// 2. **Exactly once.** Each owned handle is reported once per call; reporting it twice
+///    undercounts external references the same way. Missing a handle is *safe*: the target
+///    then looks referenced from outside and is kept alive (a leak, never a free).
+/// 3. **Stable.** While no user code runs, two calls report the same handles. (The collector
+///    calls `trace` several times per collection without running user code in between.)
+/// 4. **Quiet.** `trace` must not create, clone, drop or dereference handles, allocate in a
+///    [`Heap`](crate::Heap), or mutate anything the collector can see. It must not panic.
+/// 5. **Honest atoms.** `MAY_CONTAIN_HANDLES = false` is allowed only for types whose values
+///    can never hold a `Gc` or `Weak` of any heap. Such values are never tracked by the
+///    collector (CPython's untracked atoms), so a handle hidden in one is never traced.
+///
+/// # Example
+///
+/// ```
+/// use std::cell::RefCell;
+/// use pygc::{Gc, Heap, Trace};
+///
+/// #[derive(Trace)]
+/// struct Node {
+///     #[trace(skip)] // plain data: no handles inside
+///     name: String,
+///     edges: RefCell<Vec<Gc<Node>>>,
+/// }
+///
+/// let heap = Heap::new();
+/// let a = heap.alloc(Node { name: "a".into(), edges: RefCell::new(vec![]) });
+/// a.edges.borrow_mut().push(a.clone()); // a self-loop
+/// drop(a);
+/// assert_eq!(heap.collect(), 1);
+/// ```
+pub unsafe trait Trace {
+    /// Whether a value of this type can ever hold a handle. `false` makes objects of the
+    /// type untracked: refcounting alone manages them and they never enter a generation.
+    const MAY_CONTAIN_HANDLES: bool = true;
+
+    /// Report every owned handle to `visitor` (see the contract above).
+    fn trace(&self, visitor: &mut Visitor<'_>);
+}
+
+/// Receives the handles a value reports from [`Trace::trace`].
+///
+/// A `Visitor` is created only by pygc; what a visit does depends on the collector phase.
+pub struct Visitor<'a> {
+    pub(crate) op: VisitOp<'a>,
+}
+
+impl std::fmt::Debug for Visitor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Visitor").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Visitor<'a> {
+    pub(crate) fn new(op: VisitOp<'a>) -> Self {
+        Visitor { op }
+    }
+
+    /// Report one strong handle owned by the value being traced.
+    #[inline]
+    pub fn visit<T: Trace + 'static>(&mut self, handle: &Gc<T>) {
+        self.visit_header(handle.header_ptr());
+    }
+
+    /// Report one weak handle owned by the value being traced.
+    ///
+    /// As in CPython, a weak reference is itself an object: the value owns a strong
+    /// reference to the weak-reference object, not to its referent.
+    #[inline]
+    pub fn visit_weak<T: Trace + 'static>(&mut self, handle: &Weak<T>) {
+        self.visit_header(handle.weakref_header_ptr());
+    }
+
+    #[inline]
+    pub(crate) fn visit_header(&mut self, target: NonNull<Header>) {
+        // SAFETY: the traced value owns a handle to `target`, so it is live for the visit.
+        let target = unsafe { crate::object::header::ObjRef::new(target) };
+        crate::object::visit::visit(&mut self.op, target);
+    }
+}
+
+macro_rules! atoms {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: values of this type never hold a handle (contract items 1 and 5).
+        unsafe impl Trace for $t {
+            const MAY_CONTAIN_HANDLES: bool = false;
+            #[inline]
+            fn trace(&self, _: &mut Visitor<'_>) {}
+        }
+    )*};
+}
+
+atoms!(
+    (), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
+    String, &'static str, std::num::NonZeroU32, std::num::NonZeroU64, std::num::NonZeroUsize,
+    std::time::Duration, std::path::PathBuf, std::ffi::OsString, std::any::TypeId
+);
+
+// SAFETY: `PhantomData` holds nothing.
+unsafe impl<T: ?Sized> Trace for PhantomData<T> {
+    const MAY_CONTAIN_HANDLES: bool = false;
+    #[inline]
+    fn trace(&self, _: &mut Visitor<'_>) {}
+}
+
+// SAFETY: a `Cell<T>` with `T: Copy` can hold no handle, because `Gc` and `Weak` are not
+// `Copy` and no `Copy` type can contain them.
+unsafe impl<T: Copy> Trace for Cell<T> {
+    const MAY_CONTAIN_HANDLES: bool = false;
+    #[inline]
+    fn trace(&self, _: &mut Visitor<'_>) {}
+}
+
+// SAFETY: the handle is owned by the value holding it; reported once.
+unsafe impl<T: Trace + 'static> Trace for Gc<T> {
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        visitor.visit(self);
+    }
+}
+
+// SAFETY: a `Weak` owns one strong reference to its weak-reference object; reported once.
+unsafe impl<T: Trace + 'static> Trace for Weak<T> {
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        visitor.visit_weak(self);
+    }
+}
+
+// SAFETY: forwards to the inner value, which it owns exclusively.
+unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
+    const MAY_CONTAIN_HANDLES: bool = T::MAY_CONTAIN_HANDLES;
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        (**self).trace(visitor);
+    }
+}
+
+// SAFETY: a `RefCell` that is mutably borrowed while the collector runs is skipped. Skipping
+// is conservative (contract item 2: its targets look externally referenced), and because no
+// user code runs between the collector's passes, every pass of one collection skips it alike.
+unsafe impl<T: Trace + ?Sized> Trace for RefCell<T> {
+    const MAY_CONTAIN_HANDLES: bool = T::MAY_CONTAIN_HANDLES;
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if T::MAY_CONTAIN_HANDLES {
+            if let Ok(inner) = self.try_borrow() {
+                inner.trace(visitor);
+            }
+        }
+    }
+}
+
+// SAFETY: forwards to the contained value, if any.
+unsafe impl<T: Trace> Trace for Option<T> {
+    const MAY_CONTAIN_HANDLES: bool = T::MAY_CONTAIN_HANDLES;
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if let Some(value) = self {
+            value.trace(visitor);
+        }
+    }
+}
+
+// SAFETY: forwards to whichever variant is present.
+unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
+    const MAY_CONTAIN_HANDLES: bool = T::MAY_CONTAIN_HANDLES || E::MAY_CONTAIN_HANDLES;
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        match self {
+            Ok(value) => value.trace(visitor),
+            Err(error) => error.trace(visitor),
+        }
+    }
+}
+
+macro_rules! sequences {
+    ($($name:ident<$($p:ident),*> $(where $($b:tt)*)?;)*) => {$(
+        // SAFETY: forwards to every element, each owned exclusively by the collection.
+        unsafe impl<T: Trace $(, $p)*> Trace for $name<T $(, $p)*> $(where $($b)*)? {
+            const MAY_CONTAIN_HANDLES: bool = T::MAY_CONTAIN_HANDLES;
+            #[inline]
+            fn trace(&self, visitor: &mut Visitor<'_>) {
+                if T::MAY_CONTAIN_HANDLES {
+                    for item in self.iter() {
+                        item.trace(visitor);
+                    }
+                }
+            }
+        }
+    )*};
+}
+
+sequences! {
+    Vec<>;
+    VecDeque<>;
+    LinkedList<>;
+    BTreeSet<>;
+    HashSet<S>;
+    BinaryHeap<>;
+}
+
+// SAFETY: forwards to every element.
+unsafe impl<T: Trace> Trace for [T] {
+    const MAY_CONTAIN_HANDLES: bool = T::MAY_CONTAIN_HANDLES;
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if T::MAY_CONTAIN_HANDLES {
+            for item in self {
+                item.trace(visitor);
+            }
+        }
+    }
+}
+
+// SAFETY: forwards to every element.
+unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
+    const MAY_CONTAIN_HANDLES: bool = T::MAY_CONTAIN_HANDLES;
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        self.as_slice().trace(visitor);
+    }
+}
+
+// SAFETY: forwards to every key and value.
+unsafe impl<K: Trace, V: Trace, S> Trace for HashMap<K, V, S> {
+    const MAY_CONTAIN_HANDLES: bool = K::MAY_CONTAIN_HANDLES || V::MAY_CONTAIN_HANDLES;
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if Self::MAY_CONTAIN_HANDLES {
+            for (key, value) in self {
+                key.trace(visitor);
+                value.trace(visitor);
+            }
+        }
+    }
+}
+
+// SAFETY: forwards to every key and value.
+unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
+    const MAY_CONTAIN_HANDLES: bool = K::MAY_CONTAIN_HANDLES || V::MAY_CONTAIN_HANDLES;
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if Self::MAY_CONTAIN_HANDLES {
+            for (key, value) in self {
+                key.trace(visitor);
+                value.trace(visitor);
+            }
+        }
+    }
+}
+
+macro_rules! tuples {
+    ($(($($n:tt $t:ident),+))*) => {$(
+        // SAFETY: forwards to every element.
+        unsafe impl<$($t: Trace),+> Trace for ($($t,)+) {
+            const MAY_CONTAIN_HANDLES: bool = false $(|| $t::MAY_CONTAIN_HANDLES)+;
+            #[inline]
+            fn trace(&self, visitor: &mut Visitor<'_>) {
+                $(self.$n.trace(visitor);)+
+            }
+        }
+    )*};
+}
+
+tuples! {
+    (0 A)
+    (0 A, 1 B)
+    (0 A, 1 B, 2 C)
+    (0 A, 1 B, 2 C, 3 D)
+    (0 A, 1 B, 2 C, 3 D, 4 E)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H)
+}
