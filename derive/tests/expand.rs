@@ -1,12 +1,9 @@
-//! Behaviour of the generated impls.
-//!
-//! NOTE: these tests use the branch-local MOCK surface (`Visitor::new()`,
-//! its `strong`/`weak` counters and `Gc::dangling()`/`Weak::dangling()`);
-//! they need adjusting when the mock is replaced by the real object layer.
+//! Behaviour of the generated impls, observed through the heap's `referents`
+//! (CPython's `gc.get_referents`): every unskipped handle is reported exactly once.
 
 #![allow(dead_code)]
 
-use pygc::{Gc, Trace, Visitor, Weak};
+use pygc::{Gc, Heap, Trace, Weak};
 use std::marker::PhantomData;
 use std::rc::Rc;
 
@@ -90,67 +87,82 @@ const _: () = assert!(Generic::<Gc<Leaf>, Rc<u8>>::MAY_CONTAIN_HANDLES);
 const _: () = assert!(List::MAY_CONTAIN_HANDLES);
 const _: () = assert!(ViaAlias::MAY_CONTAIN_HANDLES);
 
-fn counts<T: Trace + ?Sized>(value: &T) -> (usize, usize) {
-    let mut visitor = Visitor::new();
-    value.trace(&mut visitor);
-    (visitor.strong, visitor.weak)
+thread_local!(static HEAP: Heap = Heap::new());
+
+/// (strong handles, weak handles) the value reports, via `Heap::referents`.
+fn counts<T: Trace + 'static>(value: T) -> (usize, usize) {
+    HEAP.with(|heap| {
+        let obj = heap.alloc(value);
+        let referents = heap.referents(&obj);
+        let weak = referents.iter().filter(|r| r.is_weakref()).count();
+        (referents.len() - weak, weak)
+    })
 }
 
-fn gc<T>() -> Gc<T> {
-    Gc::dangling()
+fn leaf() -> Gc<Leaf> {
+    HEAP.with(|heap| heap.alloc(Leaf { s: String::new(), n: 0 }))
 }
 
-fn weak<T>() -> Weak<T> {
-    Weak::dangling()
+fn inner() -> Gc<Inner> {
+    HEAP.with(|heap| heap.alloc(Inner { g: leaf() }))
+}
+
+fn weak() -> Weak<Leaf> {
+    HEAP.with(|heap| {
+        let leaf = heap.alloc(Leaf { s: String::new(), n: 1 });
+        let w = Gc::downgrade_with_callback(&leaf, |_| {});
+        std::mem::forget(leaf); // keep the referent alive for the test
+        w
+    })
 }
 
 #[test]
 fn structs_visit_every_unskipped_handle_once() {
-    let leaf = Leaf {
+    let plain = Leaf {
         s: String::new(),
         n: 3,
     };
-    assert_eq!(counts(&leaf), (0, 0));
-    assert_eq!(counts(&Inner { g: gc() }), (1, 0));
+    assert_eq!(counts(plain), (0, 0));
+    assert_eq!(counts(Inner { g: leaf() }), (1, 0));
     let mixed = Mixed {
-        a: gc(),
-        many: vec![gc(), gc(), gc()],
+        a: leaf(),
+        many: vec![inner(), inner(), inner()],
         maybe: Some(weak()),
         cache: Rc::from("x"),
-        pair: (1, gc()),
+        pair: (1, leaf()),
     };
-    assert_eq!(counts(&mixed), (5, 1));
-    assert_eq!(counts(&Tuple(gc(), Rc::new(0), weak())), (1, 1));
-    assert_eq!(counts(&Unit), (0, 0));
-    assert_eq!(counts(&ViaAlias(gc())), (1, 0));
+    assert_eq!(counts(mixed), (5, 1));
+    assert_eq!(counts(Tuple(leaf(), Rc::new(0), weak())), (1, 1));
+    assert_eq!(counts(Unit), (0, 0));
+    assert_eq!(counts(ViaAlias(leaf())), (1, 0));
 }
 
 #[test]
 fn enums_visit_the_active_variant() {
-    assert_eq!(counts(&Shape::Empty), (0, 0));
-    assert_eq!(counts(&Shape::One(gc())), (1, 0));
+    assert_eq!(counts(Shape::Empty), (0, 0));
+    assert_eq!(counts(Shape::One(leaf())), (1, 0));
     let two = Shape::Two {
-        a: gc(),
+        a: leaf(),
         label: "l".into(),
         b: weak(),
     };
-    assert_eq!(counts(&two), (1, 1));
+    assert_eq!(counts(two), (1, 1));
 }
 
 #[test]
 fn generics_and_recursion() {
     let g: Generic<Gc<Leaf>, Rc<u8>> = Generic {
-        t: vec![gc(), gc()],
+        t: vec![leaf(), leaf()],
         u: Rc::new(1),
         tag: PhantomData,
     };
-    assert_eq!(counts(&g), (2, 0));
+    assert_eq!(counts(g), (2, 0));
     let list = List {
         next: Some(Box::new(List {
             next: None,
-            item: Some(gc()),
+            item: Some(leaf()),
         })),
-        item: Some(gc()),
+        item: Some(leaf()),
     };
-    assert_eq!(counts(&list), (2, 0));
+    assert_eq!(counts(list), (2, 0));
 }

@@ -53,12 +53,12 @@ pub(crate) struct GcBox<T> {
 /// drop(b);
 /// assert_eq!(*a, "spam");
 /// ```
-pub struct Gc<T: 'static> {
+pub struct Gc<T> {
     ptr: NonNull<GcBox<T>>,
     _owns: PhantomData<GcBox<T>>,
 }
 
-impl<T: 'static> Gc<T> {
+impl<T> Gc<T> {
     /// # Safety
     /// `obj` is a live object whose value type is `T`; one count is transferred.
     #[inline]
@@ -78,8 +78,10 @@ impl<T: 'static> Gc<T> {
 
     #[inline]
     fn header(&self) -> &Header {
-        // SAFETY: a handle keeps its box alive (it owns a count).
-        unsafe { &self.ptr.as_ref().header }
+        // SAFETY: a handle keeps its box alive (it owns a count). Project to the header field
+        // without referencing the whole box: the value may be mutably borrowed (its own
+        // `Drop` can be running while it drops a handle to itself).
+        unsafe { &(*self.ptr.as_ptr()).header }
     }
 
     /// The value, or `None` if the collector already dropped it (see "Dead handles").
@@ -130,7 +132,7 @@ impl<T: 'static> Gc<T> {
     }
 }
 
-impl<T: 'static> Clone for Gc<T> {
+impl<T> Clone for Gc<T> {
     #[inline]
     fn clone(&self) -> Self {
         self.header().inc_rc();
@@ -138,7 +140,7 @@ impl<T: 'static> Clone for Gc<T> {
     }
 }
 
-impl<T: 'static> Drop for Gc<T> {
+impl<T> Drop for Gc<T> {
     #[inline]
     fn drop(&mut self) {
         if self.header().dec_rc() == 0 {
@@ -148,7 +150,7 @@ impl<T: 'static> Drop for Gc<T> {
     }
 }
 
-impl<T: 'static> Deref for Gc<T> {
+impl<T> Deref for Gc<T> {
     type Target = T;
     #[inline]
     fn deref(&self) -> &T {
@@ -168,7 +170,7 @@ fn dead_handle(type_name: &str) -> ! {
     )
 }
 
-impl<T: fmt::Debug + 'static> fmt::Debug for Gc<T> {
+impl<T: fmt::Debug> fmt::Debug for Gc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match Gc::try_get(self) {
             Some(value) => fmt::Debug::fmt(value, f),
@@ -177,13 +179,13 @@ impl<T: fmt::Debug + 'static> fmt::Debug for Gc<T> {
     }
 }
 
-impl<T: PartialEq + 'static> PartialEq for Gc<T> {
+impl<T: PartialEq> PartialEq for Gc<T> {
     fn eq(&self, other: &Self) -> bool {
         **self == **other
     }
 }
 
-impl<T: 'static> fmt::Pointer for Gc<T> {
+impl<T> fmt::Pointer for Gc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Pointer::fmt(&self.ptr, f)
     }
@@ -292,7 +294,7 @@ impl fmt::Debug for AnyGc {
 
 /// Handles the heap's introspection methods accept: [`Gc`], [`AnyGc`] and [`Weak`](crate::Weak).
 pub trait Handle: sealed::Sealed {}
-impl<T: 'static> Handle for Gc<T> {}
+impl<T> Handle for Gc<T> {}
 impl Handle for AnyGc {}
 
 pub(crate) mod sealed {
@@ -303,7 +305,7 @@ pub(crate) mod sealed {
     }
 }
 
-impl<T: 'static> sealed::Sealed for Gc<T> {
+impl<T> sealed::Sealed for Gc<T> {
     fn object_ptr(&self) -> NonNull<u8> {
         self.ptr.cast()
     }

@@ -86,7 +86,7 @@ impl<'a> Visitor<'a> {
 
     /// Report one strong handle owned by the value being traced.
     #[inline]
-    pub fn visit<T: Trace + 'static>(&mut self, handle: &Gc<T>) {
+    pub fn visit<T>(&mut self, handle: &Gc<T>) {
         self.visit_header(handle.header_ptr());
     }
 
@@ -95,7 +95,7 @@ impl<'a> Visitor<'a> {
     /// As in CPython, a weak reference is itself an object: the value owns a strong
     /// reference to the weak-reference object, not to its referent.
     #[inline]
-    pub fn visit_weak<T: Trace + 'static>(&mut self, handle: &Weak<T>) {
+    pub fn visit_weak<T>(&mut self, handle: &Weak<T>) {
         self.visit_header(handle.weakref_header_ptr());
     }
 
@@ -140,7 +140,7 @@ unsafe impl<T: Copy> Trace for Cell<T> {
 }
 
 // SAFETY: the handle is owned by the value holding it; reported once.
-unsafe impl<T: Trace + 'static> Trace for Gc<T> {
+unsafe impl<T> Trace for Gc<T> {
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         visitor.visit(self);
@@ -148,7 +148,7 @@ unsafe impl<T: Trace + 'static> Trace for Gc<T> {
 }
 
 // SAFETY: a `Weak` owns one strong reference to its weak-reference object; reported once.
-unsafe impl<T: Trace + 'static> Trace for Weak<T> {
+unsafe impl<T> Trace for Weak<T> {
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         visitor.visit_weak(self);

@@ -79,12 +79,12 @@ impl WeakList {
 /// drop(x);
 /// assert!(w.upgrade().is_none());
 /// ```
-pub struct Weak<T: 'static> {
+pub struct Weak<T> {
     weakref: Gc<WeakRefObj>,
     _referent: PhantomData<fn() -> T>,
 }
 
-impl<T: 'static> Weak<T> {
+impl<T> Weak<T> {
     pub(crate) fn weakref_header_ptr(&self) -> std::ptr::NonNull<super::header::Header> {
         self.weakref.header_ptr()
     }
@@ -126,13 +126,13 @@ impl<T: 'static> Weak<T> {
     }
 }
 
-impl<T: 'static> Clone for Weak<T> {
+impl<T> Clone for Weak<T> {
     fn clone(&self) -> Self {
         Weak { weakref: self.weakref.clone(), _referent: PhantomData }
     }
 }
 
-impl<T: 'static> fmt::Debug for Weak<T> {
+impl<T> fmt::Debug for Weak<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.weakref.referent.get() {
             Some(r) => write!(f, "<weakref to {} {:p}>", std::any::type_name::<T>(), r.0),
@@ -141,14 +141,14 @@ impl<T: 'static> fmt::Debug for Weak<T> {
     }
 }
 
-impl<T: 'static> Handle for Weak<T> {}
-impl<T: 'static> super::handle::sealed::Sealed for Weak<T> {
+impl<T> Handle for Weak<T> {}
+impl<T> super::handle::sealed::Sealed for Weak<T> {
     fn object_ptr(&self) -> std::ptr::NonNull<u8> {
         self.weakref.header_ptr().cast()
     }
 }
 
-impl<T: 'static> Gc<T> {
+impl<T> Gc<T> {
     /// The shared weak reference to this object (created on first use): Python's
     /// `weakref.ref(x)`, where `ref(x) is ref(x)`.
     pub fn downgrade(this: &Self) -> Weak<T> {
@@ -220,11 +220,11 @@ fn new_weakref(heap: &HeapInner, referent: ObjRef, callback: Option<Callback>) -
 /// assert_eq!(map.len(), 0);
 /// assert!(map.get(&"k").is_none());
 /// ```
-pub struct WeakValueMap<K, V: 'static> {
+pub struct WeakValueMap<K, V> {
     inner: Rc<RefCell<HashMap<K, Weak<V>>>>,
 }
 
-impl<K, V: 'static> fmt::Debug for WeakValueMap<K, V> {
+impl<K, V> fmt::Debug for WeakValueMap<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WeakValueMap").field("len", &self.inner.borrow().len()).finish()
     }
