@@ -85,6 +85,9 @@ pub(crate) struct HeapInner {
     orphaned: Cell<bool>,
     unraisable_hook: RefCell<Option<Box<dyn FnMut(&Unraisable)>>>,
     pub(crate) unraisable_count: Cell<u64>,
+    /// The pointer `Box::into_raw` returned: the owner tag, with provenance for the whole
+    /// state (a pointer derived from `&self` could not be used to free it).
+    self_ptr: Cell<*const HeapInner>,
 }
 
 impl HeapInner {
@@ -108,10 +111,14 @@ impl HeapInner {
             orphaned: Cell::new(false),
             unraisable_hook: RefCell::new(None),
             unraisable_count: Cell::new(0),
+            self_ptr: Cell::new(std::ptr::null()),
         });
-        let ptr = NonNull::from(Box::leak(inner));
-        // SAFETY: just leaked; stays at this address until `destroy`.
+        let raw = Box::into_raw(inner);
+        // SAFETY: `Box::into_raw` never returns null.
+        let ptr = unsafe { NonNull::new_unchecked(raw) };
+        // SAFETY: just made; stays at this address until `destroy`.
         let inner = unsafe { ptr.as_ref() };
+        inner.self_ptr.set(raw);
         for i in 0..lists::COUNT {
             inner.list(i).init();
         }
@@ -128,7 +135,7 @@ impl HeapInner {
 
     #[inline]
     fn tag(&self) -> *const () {
-        (self as *const HeapInner).cast()
+        self.self_ptr.get().cast()
     }
 
     /// List sentinel `i` (see [`lists`]).
@@ -303,7 +310,7 @@ impl HeapInner {
     /// # Safety
     /// The `Heap` handle is gone, `live == 0`, and no reference into the state is used after.
     unsafe fn destroy(heap: *const HeapInner) {
-        // SAFETY: made by `Box::leak` in `new_boxed`; forwarded exclusivity.
+        // SAFETY: made by `Box::into_raw` in `new_boxed`; forwarded exclusivity.
         drop(unsafe { Box::from_raw(heap.cast_mut()) });
     }
 

@@ -1,0 +1,187 @@
+//! A guided tour of pygc, reproducing the experiments of the course notebooks pygc was
+//! specified from: the small-object allocator, refcounts going up and down, cascades of
+//! frees, cycles that refcounting cannot free, the collector finding them, DEBUG_SAVEALL,
+//! and automatic collections driven by thresholds and counts.
+//!
+//! Run it with `cargo run --release --example tour`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use pygc::{CallbackPhase, DebugFlags, Gc, Heap, Trace};
+
+/// A Python-like object: a list or a dict of handles.
+#[derive(Trace)]
+enum Obj {
+    List(RefCell<Vec<Gc<Obj>>>),
+    Dict(RefCell<HashMap<String, Gc<Obj>>>),
+}
+
+impl Obj {
+    fn list() -> Obj {
+        Obj::List(RefCell::new(Vec::new()))
+    }
+    fn dict() -> Obj {
+        Obj::Dict(RefCell::new(HashMap::new()))
+    }
+    fn append(&self, item: &Gc<Obj>) {
+        match self {
+            Obj::List(items) => items.borrow_mut().push(item.clone()),
+            Obj::Dict(_) => panic!("not a list"),
+        }
+    }
+    fn set(&self, key: &str, item: &Gc<Obj>) {
+        match self {
+            Obj::Dict(map) => {
+                map.borrow_mut().insert(key.to_string(), item.clone());
+            }
+            Obj::List(_) => panic!("not a dict"),
+        }
+    }
+}
+
+/// A child that announces its death, for the cascade demonstration.
+#[derive(Trace)]
+struct Child {
+    #[trace(skip)]
+    name: &'static str,
+    #[trace(skip)]
+    freed: Rc<Cell<u32>>,
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.freed.set(self.freed.get() + 1);
+        println!("    freed child {}", self.name);
+    }
+}
+
+#[derive(Trace)]
+struct Parent {
+    children: Vec<Gc<Child>>,
+}
+
+/// `sys.getrefcount(x)`: the count plus the temporary reference of the call's argument.
+fn getrefcount<T>(x: &Gc<T>) -> usize {
+    Gc::ref_count(x) + 1
+}
+
+fn main() {
+    allocator_tour();
+    refcount_tour();
+    cycles_tour();
+    saveall_tour();
+    thresholds_tour();
+}
+
+fn section(title: &str) {
+    println!("\n=== {title} ===");
+}
+
+fn allocator_tour() {
+    section("1. The small-object allocator (pymalloc)");
+    pygc::alloc::tour::run();
+}
+
+fn refcount_tour() {
+    section("2. Reference counting");
+    let heap = Heap::new();
+    println!("test_list = [1, 2, 3]");
+    let test_list = heap.alloc(Obj::list());
+    println!("sys.getrefcount(test_list)   -> {}", getrefcount(&test_list));
+    println!("test_list_2 = test_list");
+    let test_list_2 = test_list.clone();
+    println!("sys.getrefcount(test_list_2) -> {}", getrefcount(&test_list_2));
+    println!("del test_list_2");
+    drop(test_list_2);
+    println!("sys.getrefcount(test_list)   -> {}", getrefcount(&test_list));
+    println!("(getrefcount is one higher than Gc::ref_count = {}: its argument is a reference too)", Gc::ref_count(&test_list));
+
+    println!("\nA parent holding three children; dropping the parent frees them in a cascade:");
+    let freed = Rc::new(Cell::new(0));
+    let children = ["a", "b", "c"]
+        .iter()
+        .map(|&name| heap.alloc(Child { name, freed: freed.clone() }))
+        .collect();
+    let parent = heap.alloc(Parent { children });
+    println!("  live objects: {}", heap.live_objects());
+    println!("  del parent");
+    drop(parent);
+    println!("  children freed: {}, live objects: {}", freed.get(), heap.live_objects());
+}
+
+fn cycles_tour() {
+    section("3. Cycles survive refcounting; the collector finds them");
+    let heap = Heap::new();
+    heap.disable();
+    println!("lst = []; lst.append(lst)");
+    let lst = heap.alloc(Obj::list());
+    lst.append(&lst);
+    let lst_weak = Gc::downgrade(&lst);
+    println!("object_1 = {{}}; object_2 = {{}}; object_1['obj2'] = object_2; object_2['obj1'] = object_1");
+    let object_1 = heap.alloc(Obj::dict());
+    let object_2 = heap.alloc(Obj::dict());
+    object_1.set("obj2", &object_2);
+    object_2.set("obj1", &object_1);
+    let obj_weak = Gc::downgrade(&object_1);
+    println!("del lst, object_1, object_2");
+    drop((lst, object_1, object_2));
+    let count = |w: &pygc::Weak<Obj>| w.upgrade().map(|g| Gc::ref_count(&g) - 1);
+    println!("refcount of the list after del: {:?} (held by itself)", count(&lst_weak));
+    println!("refcount of object_1 after del: {:?} (held by object_2)", count(&obj_weak));
+    println!("gc.collect() -> {}", heap.collect());
+    println!("list still there? {}; dict still there? {}", !lst_weak.is_dead(), !obj_weak.is_dead());
+}
+
+fn saveall_tour() {
+    section("4. DEBUG_SAVEALL keeps the garbage for inspection");
+    let heap = Heap::new();
+    heap.disable();
+    heap.set_debug(DebugFlags::SAVEALL);
+    println!("gc.get_count() -> {:?}", heap.count());
+    let lst = heap.alloc(Obj::list());
+    lst.append(&lst);
+    println!("id(lst) = {:p}", Gc::as_ptr(&lst));
+    drop(lst);
+    println!("gc.collect() -> {}", heap.collect());
+    for item in heap.garbage() {
+        println!("gc.garbage item: {item:?}");
+    }
+}
+
+fn thresholds_tour() {
+    section("5. Generations, thresholds and automatic collections");
+    let heap = Heap::new();
+    println!("gc.get_threshold() -> {:?}", heap.threshold());
+    heap.set_threshold(50, 3, 3);
+    println!("gc.set_threshold(50, 3, 3)");
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let sink = log.clone();
+    heap.add_callback(move |phase, info| {
+        if phase == CallbackPhase::Stop {
+            sink.borrow_mut().push((info.generation, info.collected));
+        }
+    });
+    let mut keep = Vec::new();
+    for i in 0..400 {
+        let obj = heap.alloc(Obj::list());
+        if i % 5 == 0 {
+            obj.append(&obj); // one in five becomes cyclic garbage
+        } else if i % 5 == 1 {
+            keep.push(obj.clone());
+        }
+        drop(obj);
+        for (generation, collected) in log.borrow_mut().drain(..) {
+            println!(
+                "  after allocation {i:3}: automatic collection of generation {generation} \
+                 collected {collected:2}; counts now {:?}",
+                heap.count()
+            );
+        }
+    }
+    let stats = heap.stats();
+    for (g, s) in stats.iter().enumerate() {
+        println!("gc.get_stats()[{g}] = {s:?}");
+    }
+}
