@@ -1,1 +1,92 @@
-//! The pymalloc-style small-object allocator (to be filled).
+//! The pymalloc-style small-object allocator (CPython's `Objects/obmalloc.c`,
+//! rebuilt in Rust).
+//!
+//! Objects are small and short-lived; a general-purpose `malloc` pays for
+//! generality on every call. pymalloc keeps, for each small size class, a
+//! list of *pools* (runs of equal-sized blocks) with a free block, so an
+//! allocation is "pop the head of a free list" and a free is "push it
+//! back", with memory taken from the system in large *arenas*.
+//!
+//! Start reading at [`Allocator::alloc`] and [`Allocator::dealloc`].
+//!
+//! # The layers, bottom up
+//!
+//! ```text
+//!  Allocator (allocator.rs)  alloc / dealloc / realloc / free / owns / stats / check
+//!     |  usedpools[class] ---> pool <-> pool <-> pool      (pool.rs: UsedPools)
+//!     |  usable arenas: fullest first, fingers per count   (usable.rs)
+//!     v
+//!  Pools (pool.rs)     POOL_SIZE-aligned: | header | block | block | ... | virgin |
+//!     ^ carved from
+//!  Arenas (arena.rs)   ARENA_SIZE-aligned runs of pools; slot table + address index
+//!     ^ memory from
+//!  System (system.rs)  std::alloc::System: arenas, large/zero/over-aligned requests,
+//!                      the allocator's own metadata vectors
+//! ```
+//!
+//! - **Block**: the unit handed out; `block_size(class)` bytes, aligned to
+//!   `ALIGNMENT`. A free block's first word links to the next free block.
+//! - **Pool** ([`Geometry::POOL_SIZE`]): blocks of one class behind a
+//!   48-byte header whose first word is the owner tag
+//!   ([`Allocator::set_owner_tag`]). States: used / full / empty (table in
+//!   `pool.rs`).
+//! - **Arena** ([`Geometry::ARENA_SIZE`]): pools; states unused slot /
+//!   usable / full (table in `arena.rs`). An arena whose pools are all free
+//!   goes back to the system unless it is the last usable one (bpo-37257).
+//!
+//! # Size classes
+//!
+//! | request bytes | [`DefaultGeometry`] class (block) | [`CPython311`] class (block) |
+//! |---|---|---|
+//! | 1–8 | 0 (8) | 0 (16) |
+//! | 9–16 | 1 (16) | 0 (16) |
+//! | 17–24 | 2 (24) | 1 (32) |
+//! | 25–32 | 3 (32) | 1 (32) |
+//! | … | `(n-1) >> 3` (`8 * (class + 1)`) | `(n-1) >> 4` (`16 * (class + 1)`) |
+//! | 505–512 | 63 (512) | 31 (512) |
+//! | 0, 513+, or align > ALIGNMENT | system allocator | system allocator |
+//!
+//! Blocks per pool = `(POOL_SIZE - 48) / block size`: 506 of 8 bytes and 7
+//! of 512 bytes in the default geometry; 1021 of 16 bytes and 31 of 512
+//! bytes in CPython's.
+//!
+//! # Sharing
+//!
+//! [`Allocator`] is single-threaded (`&mut self`). [`GlobalPool`] puts one
+//! behind a mutex as a `#[global_allocator]`; [`LocalPool`] is a
+//! `RefCell` handle implementing `allocator_api2::alloc::Allocator`.
+//!
+//! # Unsafe inventory
+//!
+//! `unsafe_code` is denied crate-wide and allowed only in `pool.rs`
+//! (free lists inside pool memory), `arena.rs` (carving pools out of arena
+//! memory), `allocator.rs` (the fast and slow paths over pool headers),
+//! `system.rs` (calls to `std::alloc::System`) and `global.rs` (the
+//! `GlobalAlloc` and `allocator_api2` impls). `geometry.rs`,
+//! `size_class.rs`, `usable.rs` and `stats.rs` are safe code.
+//!
+//! # Provenance
+//!
+//! Every pool and block pointer is derived from the arena's allocation
+//! pointer with `add` / `map_addr` / `with_addr`, never from an integer, so
+//! the module passes Miri with `-Zmiri-strict-provenance
+//! -Zmiri-symbolic-alignment-check`.
+
+mod allocator;
+mod arena;
+mod geometry;
+mod global;
+mod pool;
+mod size_class;
+mod stats;
+mod system;
+mod usable;
+
+#[cfg(test)]
+mod tests;
+
+pub use allocator::Allocator;
+pub use geometry::{CPython311, DefaultGeometry, Geometry, MAX_CLASSES, SMALL_REQUEST_THRESHOLD};
+pub use global::{GlobalPool, LocalPool};
+pub use size_class::SizeClass;
+pub use stats::{AllocStats, ClassStats};

@@ -1,2 +1,2 @@
-//! Integration tests.
+//! The integration suite: one binary, one module per behaviour.
 mod smoke;

@@ -1,0 +1,536 @@
+//! [`Allocator`]: the pymalloc front end tying pools, arenas and the system
+//! layer together (CPython's `pymalloc_alloc` / `pymalloc_free` /
+//! `pymalloc_realloc`).
+//!
+//! Read [`Allocator::alloc`] and [`Allocator::dealloc`] first: each is a
+//! short inline fast path (pop or push one block of the head pool of a size
+//! class) that falls into a `#[cold]` slow path only when a pool runs out,
+//! fills up, or empties.
+#![allow(unsafe_code)]
+
+use core::alloc::Layout;
+use core::fmt;
+use core::ptr::{self, NonNull};
+
+use super::arena::ArenaTable;
+use super::geometry::{DefaultGeometry, Geometry, SMALL_REQUEST_THRESHOLD};
+use super::pool::{self, FreeOutcome, PoolHeader, UsedPools};
+use super::size_class::SizeClass;
+use super::stats::AllocStats;
+use super::system;
+use super::usable::{Returned, UsableArenas};
+
+/// A pymalloc-style small-object allocator. Single-threaded: every method
+/// takes `&mut self` (wrap it in [`GlobalPool`](super::GlobalPool) or
+/// [`LocalPool`](super::LocalPool) to share it).
+///
+/// Requests of 1..=512 bytes with an alignment of at most `G::ALIGNMENT`
+/// are served from pools; everything else (0 bytes, larger, over-aligned)
+/// goes to the system allocator, correctly aligned. Dropping the allocator
+/// returns every arena to the system (blocks still handed out dangle).
+///
+/// # Example
+///
+/// ```
+/// use std::alloc::Layout;
+/// use pygc::alloc::Allocator;
+///
+/// let mut a: Allocator = Allocator::new();
+/// let layout = Layout::new::<[u64; 3]>();
+/// let p = a.alloc(layout).expect("out of memory");
+/// assert!(a.owns(p.as_ptr()));
+/// unsafe { p.as_ptr().write_bytes(0xAB, layout.size()) };
+/// let q = unsafe { a.realloc(p, layout, 20) }.unwrap(); // 20 of 24 bytes: stays
+/// assert_eq!(p, q);
+/// unsafe { a.dealloc(q, Layout::from_size_align(20, 8).unwrap()) };
+/// assert_eq!(a.stats().bytes_in_use, 0);
+/// ```
+pub struct Allocator<G: Geometry = DefaultGeometry> {
+    /// Per-class lists of pools with a free block (see `pool.rs`).
+    pub(super) usedpools: UsedPools,
+    /// Arena slots, address index and counters (see `arena.rs`).
+    pub(super) arenas: ArenaTable<G>,
+    /// Arenas with a free pool, fullest first (see `usable.rs`).
+    pub(super) usable: UsableArenas,
+    /// Written at offset 0 of every pool header.
+    owner_tag: *const (),
+    /// Emit `tracing` events on arena acquire/release (off for `GlobalPool`).
+    emit_events: bool,
+    /// Blocks currently handed out by the system path.
+    large_blocks: usize,
+    /// Bytes requested by the blocks in `large_blocks`.
+    large_bytes: usize,
+}
+
+// SAFETY: the allocator owns all memory its raw pointers refer to (arenas and
+// their pools, reached only through `&mut self`); it has no thread-affine
+// state. The owner tag is an opaque word that is stored, never dereferenced.
+unsafe impl<G: Geometry> Send for Allocator<G> {}
+
+impl<G: Geometry> Default for Allocator<G> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<G: Geometry> fmt::Debug for Allocator<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Allocator")
+            .field("arena_size", &G::ARENA_SIZE)
+            .field("pool_size", &G::POOL_SIZE)
+            .field("alignment", &G::ALIGNMENT)
+            .field("arenas", &self.arenas.counters.current)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<G: Geometry> Allocator<G> {
+    /// An empty allocator. Allocates nothing until the first small request.
+    /// `tracing` events on arena acquire/release are on.
+    pub const fn new() -> Self {
+        // Compile-time check of the geometry's constraints.
+        let () = G::CHECK;
+        Allocator {
+            usedpools: UsedPools::new(),
+            arenas: ArenaTable::new(),
+            usable: UsableArenas::new(),
+            owner_tag: ptr::null(),
+            emit_events: true,
+            large_blocks: 0,
+            large_bytes: 0,
+        }
+    }
+
+    /// Like [`new`](Self::new) but never emits `tracing` events (a tracing
+    /// subscriber may allocate, which would re-enter a global allocator).
+    pub const fn new_silent() -> Self {
+        let mut a = Self::new();
+        a.emit_events = false;
+        a
+    }
+
+    /// Sets the opaque word stored at offset 0 of every pool header. Applies
+    /// to every pool already carved (O(pools)) and to every pool handed out
+    /// later, so it may be called at any time.
+    ///
+    /// ```
+    /// use pygc::alloc::{Allocator, DefaultGeometry, Geometry};
+    /// let mut a: Allocator = Allocator::new();
+    /// static HEAP: u8 = 0;
+    /// a.set_owner_tag(&HEAP as *const u8 as *const ());
+    /// let p = a.alloc(std::alloc::Layout::new::<u64>()).unwrap();
+    /// let pool = p.as_ptr().map_addr(|x| x & !(DefaultGeometry::POOL_SIZE - 1));
+    /// let tag = unsafe { pool.cast::<*const ()>().read() };
+    /// assert_eq!(tag, &HEAP as *const u8 as *const ());
+    /// # unsafe { a.dealloc(p, std::alloc::Layout::new::<u64>()) };
+    /// ```
+    pub fn set_owner_tag(&mut self, tag: *const ()) {
+        self.owner_tag = tag;
+        self.arenas.for_each_carved_pool(|_, p| {
+            // SAFETY: `for_each_carved_pool` yields valid headers of live arenas.
+            unsafe { pool::set_owner(p, tag) }
+        });
+    }
+
+    /// The current owner tag.
+    pub fn owner_tag(&self) -> *const () {
+        self.owner_tag
+    }
+
+    /// Allocates a block for `layout`; `None` when the system is out of memory.
+    /// The block is at least `layout.size()` bytes and aligned to
+    /// `layout.align()`. Small requests come from a pool; 0-byte, >512-byte
+    /// and over-aligned ones from the system allocator.
+    #[inline]
+    pub fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        let size = layout.size();
+        if size.wrapping_sub(1) < SMALL_REQUEST_THRESHOLD && layout.align() <= G::ALIGNMENT {
+            let idx = (size - 1) >> G::ALIGNMENT_SHIFT;
+            let pool = self.usedpools.heads[idx & (super::geometry::MAX_CLASSES - 1)];
+            if !pool.is_null() {
+                let bsize = (idx + 1) << G::ALIGNMENT_SHIFT;
+                // SAFETY: pools on a used list have a valid header and a free
+                // block (UsedPools invariant); `bsize` is their block size.
+                let (bp, full) = unsafe { pool::pop_block(pool, bsize) };
+                if full {
+                    // SAFETY: `pool` is on list `idx` (it was its head).
+                    unsafe { self.usedpools.unlink(idx, pool) };
+                }
+                return Some(bp);
+            }
+            return self.allocate_from_new_pool(idx);
+        }
+        self.alloc_large(layout)
+    }
+
+    /// Slow path: class `idx` has no used pool; take a pool from the fullest
+    /// usable arena (acquiring an arena if there is none), then retry.
+    #[cold]
+    #[inline(never)]
+    fn allocate_from_new_pool(&mut self, idx: usize) -> Option<NonNull<u8>> {
+        let class = SizeClass::from_index::<G>(idx).expect("class index in range");
+        let id = match self.usable.head() {
+            Some(id) => id,
+            None => {
+                let id = self.arenas.acquire(self.emit_events)?;
+                self.usable.push_new(&mut self.arenas.objs, id);
+                id
+            }
+        };
+        let pool = self.arenas.take_pool(id, self.owner_tag);
+        self.usable.took_pool_from_head(&mut self.arenas.objs, id);
+        // SAFETY: `take_pool` returns an empty pool on no list with a valid header;
+        // after init it has a free block, so it may join list `idx`.
+        unsafe {
+            pool::init_for_class::<G>(pool, class);
+            self.usedpools.link_front(idx, pool);
+        }
+        // Retry the fast path: it now finds `pool`.
+        self.alloc(Layout::from_size_align(class.block_size::<G>(), 1).expect("small layout"))
+    }
+
+    /// The system path of [`alloc`](Self::alloc).
+    #[cold]
+    #[inline(never)]
+    fn alloc_large(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        let p = system::alloc_large(layout)?;
+        self.large_blocks += 1;
+        self.large_bytes += layout.size();
+        Some(p)
+    }
+
+    /// Whether `layout` is served by the pools.
+    #[inline]
+    fn is_small(layout: Layout) -> bool {
+        layout.size().wrapping_sub(1) < SMALL_REQUEST_THRESHOLD && layout.align() <= G::ALIGNMENT
+    }
+
+    /// Frees a block. The layout decides the path: no ownership lookup.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` was returned by [`alloc`](Self::alloc) or
+    /// [`realloc`](Self::realloc) of this allocator with a layout of the same
+    /// alignment and size `layout.size()` (the size last requested), and has
+    /// not been freed since.
+    #[inline]
+    pub unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        if Self::is_small(layout) {
+            // SAFETY: small layouts come from pools (contract), so `ptr` is a live
+            // block and masking it gives its pool header, with its provenance.
+            unsafe { self.free_small(ptr) }
+        } else {
+            // SAFETY: non-small layouts come from the system path (contract).
+            unsafe { self.dealloc_large(ptr, layout) }
+        }
+    }
+
+    /// Pushes a live pool block back on its pool.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live block of one of this allocator's pools, with
+    /// provenance over its pool.
+    #[inline(always)]
+    unsafe fn free_small(&mut self, ptr: NonNull<u8>) {
+        let pool = ptr.as_ptr().map_addr(|a| a & !(G::POOL_SIZE - 1)).cast::<PoolHeader>();
+        // SAFETY: `ptr` is a live block (contract) and `pool` its header.
+        match unsafe { pool::push_block(pool, ptr) } {
+            FreeOutcome::StillUsed => {}
+            // SAFETY: the pool is full (on no list) resp. used and now empty.
+            FreeOutcome::WasFull => unsafe { self.pool_was_full(pool) },
+            // SAFETY: as above.
+            FreeOutcome::NowEmpty => unsafe { self.pool_now_empty(pool) },
+        }
+    }
+
+    /// A free into a full pool: link it at the front of its used list (it has
+    /// exactly one free block now), or straight back to its arena if that
+    /// was its only block.
+    ///
+    /// # Safety
+    ///
+    /// `pool` is a carved pool that was full and just got one block back.
+    #[cold]
+    #[inline(never)]
+    unsafe fn pool_was_full(&mut self, pool: *mut PoolHeader) {
+        // SAFETY: `pool` is a valid header (contract).
+        let info = unsafe { pool::info(pool) };
+        if info.count == 0 {
+            // SAFETY: empty and on no list.
+            unsafe { self.return_pool(pool) };
+        } else {
+            // SAFETY: on no list, with one free block.
+            unsafe { self.usedpools.link_front(info.szidx as usize, pool) };
+        }
+    }
+
+    /// The last block of a used pool came back: the pool goes to its arena.
+    ///
+    /// # Safety
+    ///
+    /// `pool` is on its used list and has count 0.
+    #[cold]
+    #[inline(never)]
+    unsafe fn pool_now_empty(&mut self, pool: *mut PoolHeader) {
+        // SAFETY: `pool` is a valid header on list `szidx` (contract).
+        unsafe {
+            let idx = pool::info(pool).szidx as usize;
+            self.usedpools.unlink(idx, pool);
+            self.return_pool(pool);
+        }
+    }
+
+    /// Gives an empty pool (on no list) back to its arena and runs the
+    /// arena bookkeeping, releasing the arena if it became wholly free.
+    ///
+    /// # Safety
+    ///
+    /// `pool` is a valid header with count 0 on no list.
+    unsafe fn return_pool(&mut self, pool: *mut PoolHeader) {
+        // SAFETY: per the contract.
+        let id = unsafe { self.arenas.put_pool(pool) };
+        if self.usable.pool_returned(&mut self.arenas.objs, id) == Returned::Release {
+            self.arenas.release(id, self.emit_events);
+        }
+    }
+
+    /// The system path of [`dealloc`](Self::dealloc).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from the system path with `layout`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_large(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        self.large_blocks -= 1;
+        self.large_bytes -= layout.size();
+        // SAFETY: per the contract.
+        unsafe { system::dealloc_large(ptr, layout) }
+    }
+
+    /// Resizes a block to `new_size` bytes (same alignment), returning the
+    /// new pointer or `None` (the old block is then untouched). A pool block
+    /// stays in place if `new_size` fits its block and shrinking would save
+    /// less than 25% (`4 * new_size > 3 * block_size`); otherwise the data
+    /// moves (`min(old, new)` bytes are copied).
+    ///
+    /// # Safety
+    ///
+    /// As for [`dealloc`](Self::dealloc) with `old`. Afterwards the block is
+    /// described by `Layout::from_size_align(new_size, old.align())`.
+    pub unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        let new = Layout::from_size_align(new_size, old.align()).ok()?;
+        if Self::is_small(old) {
+            // The real block size, from the pool header: after an in-place
+            // shrink the layout no longer names the block's class.
+            let pool = ptr.as_ptr().map_addr(|a| a & !(G::POOL_SIZE - 1)).cast::<PoolHeader>();
+            // SAFETY: `ptr` is a live pool block (contract), so `pool` is its header.
+            let block = (unsafe { pool::info(pool) }.szidx as usize + 1) << G::ALIGNMENT_SHIFT;
+            // Keeping requires `new` to be small too (4*new > 3*block > 0), so a
+            // later dealloc with `new` still goes to the pools.
+            if new_size <= block && 4 * new_size > 3 * block {
+                return Some(ptr);
+            }
+        } else if !Self::is_small(new) && old.size() != 0 && new_size != 0 {
+            // System to system: let the system resize in place if it can.
+            // SAFETY: `ptr` came from the system path with `old` (contract).
+            let p = unsafe { system::realloc_large(ptr, old, new_size) }?;
+            self.large_bytes = self.large_bytes - old.size() + new_size;
+            return Some(p);
+        }
+        let p = self.alloc(new)?;
+        // SAFETY: both blocks are live, distinct, and at least
+        // `min(old, new)` bytes long.
+        unsafe {
+            ptr::copy_nonoverlapping(ptr.as_ptr(), p.as_ptr(), old.size().min(new_size));
+            self.dealloc(ptr, old);
+        }
+        Some(p)
+    }
+
+    /// Whether `ptr` lies in one of our arenas (CPython's `address_in_range`).
+    /// Masks the address down to its arena and looks it up in the arena
+    /// index: never reads memory. System-path blocks are not "owned".
+    #[inline]
+    pub fn owns(&self, ptr: *const u8) -> bool {
+        self.arenas.lookup(ptr.addr()).is_some()
+    }
+
+    /// Frees a pool block without a layout, pymalloc style, validating it first.
+    ///
+    /// Only pool blocks can be freed this way (the system path needs the
+    /// layout: use [`dealloc`](Self::dealloc) for those).
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, panics with `"free of a pointer not owned by this
+    /// allocator"` for a pointer outside our arenas, and with a message
+    /// starting `"invalid free"` (e.g. `"invalid free: double free: the block
+    /// is already free"`) for a pointer in our arenas that is not a live
+    /// block. The check runs before anything is modified, so the allocator
+    /// is intact after the panic.
+    ///
+    /// In release builds the same checks run except the walk of the pool's
+    /// free list (O(blocks per pool)); a bad pointer that they catch is
+    /// ignored (leaked, nothing modified). A double free of a block whose pool
+    /// is still in use is only caught in debug builds: in release it corrupts
+    /// that pool's free list, like any allocator's double free.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live block from [`alloc`](Self::alloc) or
+    /// [`realloc`](Self::realloc) with a small layout (or, in debug builds,
+    /// anything: bad pointers panic).
+    pub unsafe fn free(&mut self, ptr: NonNull<u8>) {
+        let addr = ptr.as_ptr().addr();
+        let Some(id) = self.arenas.lookup(addr) else {
+            if cfg!(debug_assertions) {
+                panic!("free of a pointer not owned by this allocator: {ptr:p}");
+            }
+            return;
+        };
+        let Some(pool) = self.arenas.carved_pool_at(id, addr) else {
+            if cfg!(debug_assertions) {
+                panic!("invalid free: pointer is in a pool never used: {ptr:p}");
+            }
+            return;
+        };
+        // Rederive the block from the arena allocation so that it carries the
+        // arena's provenance whatever the caller's pointer carried.
+        let block = self.arenas.rederive(id, addr);
+        // SAFETY: `pool` is a carved pool's header (carved_pool_at) derived from
+        // the arena base, and `block` points inside that pool.
+        let verdict = unsafe { pool::check_live_block::<G>(pool, block, cfg!(debug_assertions)) };
+        if let Err(why) = verdict {
+            if cfg!(debug_assertions) {
+                panic!("invalid free: {why}: {ptr:p}");
+            }
+            return;
+        }
+        // SAFETY: `block` is a live block of `pool` (just checked; in release the
+        // free-list walk is skipped per the documented contract), with the
+        // arena's provenance.
+        unsafe { self.free_small(NonNull::new_unchecked(block)) }
+    }
+
+    /// A snapshot of the allocator's numbers (O(pools)).
+    pub fn stats(&self) -> AllocStats {
+        let mut s = AllocStats::empty::<G>();
+        self.arenas.for_each_carved_pool(|_, p| {
+            // SAFETY: yields valid headers of live arenas.
+            let info = unsafe { pool::info(p) };
+            if info.count == 0 {
+                return; // empty: counted with the arena's free pools below
+            }
+            let c = &mut s.classes[info.szidx as usize];
+            let cap = SizeClass::from_index::<G>(info.szidx as usize)
+                .expect("valid class")
+                .blocks_per_pool::<G>();
+            c.pools += 1;
+            c.blocks_in_use += info.count;
+            c.blocks_available += cap - info.count;
+        });
+        for obj in self.arenas.objs.iter().filter(|o| o.address.is_some()) {
+            s.unused_pools += obj.nfreepools as usize;
+        }
+        let cnt = self.arenas.counters;
+        s.arenas_allocated_total = cnt.allocated_total;
+        s.arenas_reclaimed = cnt.reclaimed;
+        s.arenas_highwater = cnt.highwater;
+        s.arenas_current = cnt.current;
+        s.large_blocks = self.large_blocks;
+        s.large_bytes = self.large_bytes;
+        s.finish::<G>();
+        s
+    }
+
+    /// Validates every pool and arena invariant (O(arenas + pools + free
+    /// blocks)); panics with a message naming the broken invariant.
+    #[cfg(any(test, feature = "checked"))]
+    pub fn check(&self) {
+        let objs = &self.arenas.objs;
+        // Address index: exactly the live arenas, sorted, aligned.
+        let live = objs.iter().filter(|o| o.address.is_some()).count();
+        let index = self.arenas.index_entries();
+        assert_eq!(index.len(), live, "address index out of sync");
+        assert_eq!(live, self.arenas.counters.current, "arena counter out of sync");
+        for w in index.windows(2) {
+            assert!(w[0].0 < w[1].0, "address index not sorted");
+        }
+        for &(addr, id) in index {
+            assert_eq!(addr % G::ARENA_SIZE, 0, "arena not aligned to its size");
+            let base = objs[id.index()].address.expect("indexed arena is live");
+            assert_eq!(base.as_ptr().addr(), addr);
+        }
+        // Arena counters and free-pool lists.
+        for (i, obj) in objs.iter().enumerate() {
+            if obj.address.is_none() {
+                continue;
+            }
+            let id = super::arena::ArenaId::from_index(i);
+            assert_eq!(obj.ntotalpools as usize, G::POOLS_PER_ARENA);
+            assert!(obj.pools_carved <= obj.ntotalpools);
+            let cached = self.arenas.check_freepools(id);
+            assert_eq!(obj.carved_free(), cached, "nfreepools disagrees with freepools list");
+        }
+        // The usable list: sorted, fingers right, and exactly the arenas with a free pool.
+        self.usable.check(objs);
+        let on_list = self.usable.iter(objs).count();
+        let with_free = objs.iter().filter(|o| o.address.is_some() && o.nfreepools > 0).count();
+        assert_eq!(on_list, with_free, "usable list misses an arena with free pools");
+        // Used lists: every member is a used pool of its class.
+        let mut listed = 0usize;
+        for (c, &head) in self.usedpools.heads.iter().enumerate() {
+            let mut p = head;
+            let mut prev: *mut PoolHeader = ptr::null_mut();
+            while !p.is_null() {
+                assert!(self.owns(p.cast()), "used list {c} has a foreign pool");
+                // SAFETY: `p` is in one of our arenas (just checked) and list
+                // members are carved pools.
+                let (info, back) = unsafe { (pool::info(p), (*p).prevpool) };
+                assert_eq!(back, prev, "used list {c} back link broken");
+                assert_eq!(info.szidx as usize, c, "pool on the wrong used list");
+                assert!(info.count >= 1, "empty pool on used list {c}");
+                assert!(!info.free_is_null, "pool without a free block on used list {c}");
+                listed += 1;
+                prev = p;
+                // SAFETY: as above.
+                p = unsafe { pool::next_of(p) };
+            }
+        }
+        // Every carved pool: used/full/empty consistent with its header.
+        let mut used = 0usize;
+        self.arenas.for_each_carved_pool(|id, p| {
+            // SAFETY: valid headers of live arenas.
+            let info = unsafe { pool::info(p) };
+            assert_eq!(info.arenaindex as usize, id.index(), "pool arena index wrong");
+            assert_eq!(info.owner, self.owner_tag, "pool owner tag stale");
+            if info.count == 0 {
+                return;
+            }
+            let class = SizeClass::from_index::<G>(info.szidx as usize).expect("valid class");
+            let size = class.block_size::<G>();
+            let cap = class.blocks_per_pool::<G>();
+            assert_eq!(info.maxnextoffset, G::POOL_SIZE - size);
+            assert!(info.nextoffset <= info.maxnextoffset + size);
+            let carved = (info.nextoffset - G::POOL_OVERHEAD) / size;
+            // SAFETY: used or full pool with a valid header.
+            let free = unsafe { pool::check_free_list::<G>(p) };
+            assert_eq!(info.count + free, carved, "count + free list != carved blocks");
+            assert!(carved <= cap);
+            if info.free_is_null {
+                assert_eq!(info.count, cap, "pool with no free block is not full");
+            } else {
+                used += 1;
+            }
+        });
+        assert_eq!(used, listed, "a used pool is missing from its used list");
+    }
+}
+

@@ -1,0 +1,151 @@
+//! The tunables of the allocator, in one place, with their constraints.
+//!
+//! A [`Geometry`] fixes three numbers: how big an arena is, how big a pool is,
+//! and the size-class step (which is also the alignment every small block
+//! honours). Everything else is derived:
+//!
+//! | derived constant | formula | [`DefaultGeometry`] | [`CPython311`] |
+//! |---|---|---|---|
+//! | `NUM_CLASSES` | `512 / ALIGNMENT` | 64 | 32 |
+//! | `POOL_OVERHEAD` | pool header size rounded up to `ALIGNMENT` | 48 | 48 |
+//! | `POOLS_PER_ARENA` | `ARENA_SIZE / POOL_SIZE` | 64 | 64 |
+//!
+//! The constraints (powers of two, an arena is a whole number of pools, the
+//! pool header and one 512-byte block fit in a pool, an arena holds at least
+//! two pools, alignment at least 8) are checked at compile time by
+//! [`Geometry::CHECK`], which [`Allocator::new`](super::Allocator::new)
+//! evaluates: a bad geometry is a build error, not a runtime one.
+
+use super::pool::PoolHeader;
+
+/// Requests of more than this many bytes go to the system allocator.
+pub const SMALL_REQUEST_THRESHOLD: usize = 512;
+
+/// The largest number of size classes any geometry can have (`512 / 8`).
+pub const MAX_CLASSES: usize = SMALL_REQUEST_THRESHOLD / 8;
+
+/// Rounds `n` up to a multiple of the power of two `align`.
+const fn round_up(n: usize, align: usize) -> usize {
+    (n + align - 1) & !(align - 1)
+}
+
+/// The size parameters of an allocator.
+///
+/// Implementors set the three required constants; the provided ones are
+/// derived and must not be overridden.
+///
+/// # Example
+///
+/// ```
+/// use pygc::alloc::{Allocator, Geometry};
+///
+/// struct Tiny;
+/// impl Geometry for Tiny {
+///     const ARENA_SIZE: usize = 64 * 1024;
+///     const POOL_SIZE: usize = 4 * 1024;
+///     const ALIGNMENT: usize = 16;
+/// }
+/// assert_eq!(Tiny::NUM_CLASSES, 32);
+/// assert_eq!(Tiny::POOLS_PER_ARENA, 16);
+/// let mut a = Allocator::<Tiny>::new();
+/// let p = a.alloc(std::alloc::Layout::new::<[u64; 4]>()).unwrap();
+/// unsafe { a.dealloc(p, std::alloc::Layout::new::<[u64; 4]>()) };
+/// ```
+pub trait Geometry: 'static {
+    /// Bytes in one arena: the unit requested from the system, aligned to
+    /// its own size so that a pointer finds its arena by masking.
+    const ARENA_SIZE: usize;
+    /// Bytes in one pool: a run of blocks of one size class, aligned to its
+    /// own size so that a pointer finds its pool header by masking.
+    const POOL_SIZE: usize;
+    /// The size-class step and the alignment of every small block.
+    const ALIGNMENT: usize;
+
+    /// Number of size classes: `SMALL_REQUEST_THRESHOLD / ALIGNMENT`.
+    const NUM_CLASSES: usize = SMALL_REQUEST_THRESHOLD / Self::ALIGNMENT;
+    /// `log2(ALIGNMENT)`: a request of `n` bytes is in class `(n - 1) >> ALIGNMENT_SHIFT`.
+    const ALIGNMENT_SHIFT: u32 = Self::ALIGNMENT.trailing_zeros();
+    /// Bytes at the start of every pool taken by its header (rounded up to
+    /// `ALIGNMENT` so that the first block is aligned).
+    const POOL_OVERHEAD: usize = round_up(size_of::<PoolHeader>(), Self::ALIGNMENT);
+    /// Pools in one arena.
+    const POOLS_PER_ARENA: usize = Self::ARENA_SIZE / Self::POOL_SIZE;
+
+    /// Compile-time check of the constraints. Referencing it (as
+    /// `Allocator::new` does) turns a violated constraint into a build error.
+    const CHECK: () = {
+        assert!(Self::ARENA_SIZE.is_power_of_two(), "ARENA_SIZE must be a power of two");
+        assert!(Self::POOL_SIZE.is_power_of_two(), "POOL_SIZE must be a power of two");
+        assert!(Self::ALIGNMENT.is_power_of_two(), "ALIGNMENT must be a power of two");
+        assert!(Self::ALIGNMENT >= 8, "ALIGNMENT must be at least 8 (a free block holds a pointer)");
+        assert!(Self::ALIGNMENT <= SMALL_REQUEST_THRESHOLD, "ALIGNMENT must be at most 512");
+        assert!(
+            Self::ARENA_SIZE % Self::POOL_SIZE == 0,
+            "an arena must be a whole number of pools"
+        );
+        assert!(Self::POOLS_PER_ARENA >= 2, "an arena must hold at least two pools");
+        assert!(
+            Self::POOL_SIZE >= Self::POOL_OVERHEAD + SMALL_REQUEST_THRESHOLD,
+            "a pool must fit its header and one block of the largest class"
+        );
+        assert!(
+            Self::POOL_SIZE / Self::ALIGNMENT <= u16::MAX as usize,
+            "a pool's block count must fit the u16 `count` field"
+        );
+        assert!(
+            Self::POOL_SIZE <= u32::MAX as usize,
+            "pool offsets must fit the u32 offset fields"
+        );
+    };
+}
+
+/// The geometry pygc was specified with: 256 KiB arenas of 4 KiB pools,
+/// size classes in 8-byte steps up to 512 bytes (64 classes).
+///
+/// Under Miri the arena and pool shrink to 16 KiB and 2 KiB so that the
+/// interpreter sees pools recycled and arenas returned within a few hundred
+/// allocations.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultGeometry;
+
+impl Geometry for DefaultGeometry {
+    #[cfg(not(miri))]
+    const ARENA_SIZE: usize = 256 * 1024;
+    #[cfg(miri)]
+    const ARENA_SIZE: usize = 16 * 1024;
+    #[cfg(not(miri))]
+    const POOL_SIZE: usize = 4 * 1024;
+    #[cfg(miri)]
+    const POOL_SIZE: usize = 2 * 1024;
+    const ALIGNMENT: usize = 8;
+}
+
+/// CPython 3.11 on a 64-bit build: 1 MiB arenas, 16 KiB pools, 16-byte steps
+/// (32 classes). Not shrunk under Miri: its tests are the ones that compare
+/// against CPython's numbers (1021 blocks of 16 bytes per pool).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CPython311;
+
+impl Geometry for CPython311 {
+    const ARENA_SIZE: usize = 1024 * 1024;
+    const POOL_SIZE: usize = 16 * 1024;
+    const ALIGNMENT: usize = 16;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_constants() {
+        assert_eq!(DefaultGeometry::NUM_CLASSES, 64);
+        assert_eq!(CPython311::NUM_CLASSES, 32);
+        assert_eq!(DefaultGeometry::POOL_OVERHEAD, 48);
+        assert_eq!(CPython311::POOL_OVERHEAD, 48);
+        assert_eq!(CPython311::POOLS_PER_ARENA, 64);
+        #[cfg(not(miri))]
+        assert_eq!(DefaultGeometry::POOLS_PER_ARENA, 64);
+        #[cfg(miri)]
+        assert_eq!(DefaultGeometry::POOLS_PER_ARENA, 8);
+    }
+}
