@@ -5,6 +5,9 @@
 //!
 //! Run it with `cargo run --release --example tour`.
 
+// The allocator section hands raw blocks back to the allocator it took them from.
+#![allow(unsafe_code)]
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -80,8 +83,79 @@ fn section(title: &str) {
 }
 
 fn allocator_tour() {
+    use pygc::alloc::{Allocator, DefaultGeometry, Geometry, SizeClass};
+    use std::alloc::Layout;
+
     section("1. The small-object allocator (pymalloc)");
-    pygc::alloc::tour::run();
+    println!(
+        "arenas of {} KiB, pools of {} KiB, size classes every {} bytes up to 512",
+        DefaultGeometry::ARENA_SIZE / 1024,
+        DefaultGeometry::POOL_SIZE / 1024,
+        DefaultGeometry::ALIGNMENT
+    );
+    for request in [1, 8, 9, 24, 100, 512, 513] {
+        match SizeClass::for_request::<DefaultGeometry>(request) {
+            Some(class) => println!(
+                "  request {request:3} B -> class {:2}, block {:3} B, {:3} blocks per pool",
+                class.index(),
+                class.block_size::<DefaultGeometry>(),
+                class.blocks_per_pool::<DefaultGeometry>()
+            ),
+            None => println!("  request {request:3} B -> the system allocator"),
+        }
+    }
+
+    let mut pools = Allocator::<DefaultGeometry>::new();
+    let layout = Layout::from_size_align(32, 8).expect("valid layout");
+    let per_pool = SizeClass::for_request::<DefaultGeometry>(32)
+        .expect("small")
+        .blocks_per_pool::<DefaultGeometry>();
+    let mut blocks = Vec::new();
+    for _ in 0..per_pool {
+        blocks.push(pools.alloc(layout).expect("memory"));
+    }
+    let s = pools.stats();
+    println!(
+        "\nfilled one pool of 32-byte blocks: {} pools, {} in use, {} available",
+        s.classes[3].pools, s.classes[3].blocks_in_use, s.classes[3].blocks_available
+    );
+    blocks.push(pools.alloc(layout).expect("memory"));
+    let s = pools.stats();
+    println!(
+        "one more block opens a second pool: {} pools, {} in use, {} available",
+        s.classes[3].pools, s.classes[3].blocks_in_use, s.classes[3].blocks_available
+    );
+    let many = 3 * DefaultGeometry::ARENA_SIZE / 32;
+    for _ in 0..many {
+        blocks.push(pools.alloc(layout).expect("memory"));
+    }
+    let s = pools.stats();
+    println!(
+        "after {} more blocks: {} arenas in use (high-water mark {})",
+        many, s.arenas_current, s.arenas_highwater
+    );
+    for block in blocks.drain(..) {
+        // SAFETY: every block came from `pools.alloc(layout)` and is freed once.
+        unsafe { pools.dealloc(block, layout) };
+    }
+    let s = pools.stats();
+    println!(
+        "after freeing everything: {} arena kept (the last empty one), {} reclaimed\n",
+        s.arenas_current, s.arenas_reclaimed
+    );
+    let keep: Vec<_> = [8usize, 24, 64, 200, 512]
+        .iter()
+        .flat_map(|&size| {
+            let l = Layout::from_size_align(size, 8).expect("valid layout");
+            (0..50).map(move |_| l)
+        })
+        .map(|l| (pools.alloc(l).expect("memory"), l))
+        .collect();
+    println!("{}", pools.stats());
+    for (block, l) in keep {
+        // SAFETY: allocated above with `l`, freed once.
+        unsafe { pools.dealloc(block, l) };
+    }
 }
 
 fn refcount_tour() {
@@ -164,7 +238,7 @@ fn thresholds_tour() {
         }
     });
     let mut keep = Vec::new();
-    for i in 0..400 {
+    for i in 0..1200 {
         let obj = heap.alloc(Obj::list());
         if i % 5 == 0 {
             obj.append(&obj); // one in five becomes cyclic garbage

@@ -15,6 +15,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::rc::Rc;
 
+use crate::alloc::{AllocStats, Allocator, CPython311, DefaultGeometry, Geometry, SMALL_REQUEST_THRESHOLD};
 use crate::gc::list::GcList;
 use crate::gc::{
     CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable,
@@ -45,23 +46,78 @@ pub const DEFAULT_THRESHOLDS: [usize; 3] = [700, 10, 10];
 
 pub(crate) type GcCallback = Rc<RefCell<dyn FnMut(CallbackPhase, &CollectionInfo)>>;
 
+/// Which arena/pool geometry the heap's small-object allocator uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AllocatorGeometry {
+    /// 256 KiB arenas of 4 KiB pools, 8-byte size classes ([`DefaultGeometry`]).
+    #[default]
+    Default,
+    /// CPython 3.11 on 64-bit: 1 MiB arenas, 16 KiB pools, 16-byte classes ([`CPython311`]).
+    CPython311,
+}
+
 /// Configuration of a new [`Heap`].
+///
+/// ```
+/// use pygc::{AllocatorGeometry, Heap, HeapConfig};
+/// let heap = Heap::with_config(HeapConfig {
+///     geometry: AllocatorGeometry::CPython311,
+///     thresholds: [100, 10, 10],
+///     ..HeapConfig::default()
+/// });
+/// assert_eq!(heap.threshold(), [100, 10, 10]);
+/// ```
 #[derive(Clone, Debug)]
 pub struct HeapConfig {
     /// Collection thresholds for generations 0, 1, 2.
     pub thresholds: [usize; 3],
     /// Whether automatic collection starts enabled.
     pub enabled: bool,
+    /// The small-object allocator's geometry.
+    pub geometry: AllocatorGeometry,
 }
 
 impl Default for HeapConfig {
     fn default() -> Self {
-        HeapConfig { thresholds: DEFAULT_THRESHOLDS, enabled: true }
+        HeapConfig { thresholds: DEFAULT_THRESHOLDS, enabled: true, geometry: AllocatorGeometry::Default }
+    }
+}
+
+/// The heap's small-object allocator, in the configured geometry.
+enum ObjectMemory {
+    Default(Allocator<DefaultGeometry>),
+    CPython311(Allocator<CPython311>),
+}
+
+/// A small box from `pools`, if `layout` is small enough for them (else `None`: go large).
+#[inline]
+fn pool_alloc<G: Geometry>(pools: &mut Allocator<G>, layout: std::alloc::Layout) -> Option<Option<(NonNull<u8>, u32)>> {
+    if layout.size() <= SMALL_REQUEST_THRESHOLD && layout.align() <= G::ALIGNMENT {
+        Some(pools.alloc(layout).map(|p| (p, G::POOL_SIZE.trailing_zeros())))
+    } else {
+        None
+    }
+}
+
+/// Give a box back to `pools` if it came from them; `false` if it is a large box.
+///
+/// # Safety
+/// `ptr` was returned for `layout` by [`pool_alloc`] on the same allocator (when this returns
+/// `true`), and is not used afterwards.
+#[inline]
+unsafe fn pool_free<G: Geometry>(pools: &mut Allocator<G>, ptr: NonNull<u8>, layout: std::alloc::Layout) -> bool {
+    if layout.size() <= SMALL_REQUEST_THRESHOLD && layout.align() <= G::ALIGNMENT {
+        // SAFETY: the same size rule chose the pool path at allocation (caller's contract).
+        unsafe { pools.dealloc(ptr, layout) };
+        true
+    } else {
+        false
     }
 }
 
 /// The heap state. See the module docs.
 pub(crate) struct HeapInner {
+    memory: RefCell<ObjectMemory>,
     /// Sentinels: generations 0..3, the permanent generation, the collector's work lists.
     lists: [Header; lists::COUNT],
     pub(crate) counts: Cell<[usize; 3]>,
@@ -92,7 +148,12 @@ pub(crate) struct HeapInner {
 
 impl HeapInner {
     fn new_boxed(config: &HeapConfig) -> NonNull<HeapInner> {
+        let memory = match config.geometry {
+            AllocatorGeometry::Default => ObjectMemory::Default(Allocator::new()),
+            AllocatorGeometry::CPython311 => ObjectMemory::CPython311(Allocator::new()),
+        };
         let inner = Box::new(HeapInner {
+            memory: RefCell::new(memory),
             lists: std::array::from_fn(|_| Header::new_sentinel(SENTINEL_VTABLE)),
             counts: Cell::new([0; 3]),
             thresholds: Cell::new(config.thresholds),
@@ -119,6 +180,10 @@ impl HeapInner {
         // SAFETY: just made; stays at this address until `destroy`.
         let inner = unsafe { ptr.as_ref() };
         inner.self_ptr.set(raw);
+        match &mut *inner.memory.borrow_mut() {
+            ObjectMemory::Default(pools) => pools.set_owner_tag(raw.cast()),
+            ObjectMemory::CPython311(pools) => pools.set_owner_tag(raw.cast()),
+        }
         for i in 0..lists::COUNT {
             inner.list(i).init();
         }
@@ -153,15 +218,44 @@ impl HeapInner {
 
     // ---- allocation -----------------------------------------------------------------------
 
+    /// Memory for a box: small ones from the pools (the pool header carries the owner tag),
+    /// large ones in their own block. Returns the box and the owner shift for its header.
+    #[inline]
     pub(crate) fn alloc_box(&self, layout: std::alloc::Layout) -> Option<(NonNull<u8>, u32)> {
-        boxes::alloc_large(layout, self.tag())
+        let small = match &mut *self.memory.borrow_mut() {
+            ObjectMemory::Default(pools) => pool_alloc(pools, layout),
+            ObjectMemory::CPython311(pools) => pool_alloc(pools, layout),
+        };
+        match small {
+            Some(result) => result,
+            None => boxes::alloc_large(layout, self.tag()),
+        }
     }
 
+    #[inline]
     fn free_box(&self, obj: ObjRef) {
         let layout = obj.vtable().layout;
-        // SAFETY: the box was made by `alloc_box` with its vtable's layout, its value is
-        // dropped, and its count is zero: nothing refers to it any more.
-        unsafe { boxes::free_large(obj.0.cast(), layout) }
+        let ptr = obj.0.cast::<u8>();
+        // SAFETY (both calls): the box was made by `alloc_box` with its vtable's layout, so the
+        // same size rule routes it back; its value is dropped and its count is zero, so nothing
+        // refers to it any more.
+        let freed = unsafe {
+            match &mut *self.memory.borrow_mut() {
+                ObjectMemory::Default(pools) => pool_free(pools, ptr, layout),
+                ObjectMemory::CPython311(pools) => pool_free(pools, ptr, layout),
+            }
+        };
+        if !freed {
+            // SAFETY: as above; not a pool box, so `alloc_large` made it.
+            unsafe { boxes::free_large(ptr, layout) }
+        }
+    }
+
+    pub(crate) fn alloc_stats(&self) -> AllocStats {
+        match &*self.memory.borrow() {
+            ObjectMemory::Default(pools) => pools.stats(),
+            ObjectMemory::CPython311(pools) => pools.stats(),
+        }
     }
 
     /// Allocate and track an object (CPython's `_PyObject_GC_Alloc` + `PyObject_GC_Track`):
@@ -587,6 +681,12 @@ impl Heap {
         self.inner()
             .alloc_object(vtable, value)
             .unwrap_or_else(|_| std::alloc::handle_alloc_error(vtable.layout))
+    }
+
+    /// Statistics of the heap's small-object allocator (`sys._debugmallocstats`); `Display`
+    /// prints the table.
+    pub fn alloc_stats(&self) -> AllocStats {
+        self.inner().alloc_stats()
     }
 
     /// Number of objects allocated and not yet freed (tracked or not, weak references included).

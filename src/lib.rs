@@ -9,7 +9,7 @@ mod heap;
 mod object;
 
 pub use gc::{CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable};
-pub use heap::{AllocError, Heap, HeapConfig, DEFAULT_THRESHOLDS};
+pub use heap::{AllocError, AllocatorGeometry, Heap, HeapConfig, DEFAULT_THRESHOLDS};
 pub use object::handle::{AnyGc, Gc, Handle};
 pub use object::trace::{Trace, Visitor};
 pub use object::weak::{Weak, WeakValueMap};
