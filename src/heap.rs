@@ -44,6 +44,8 @@ pub(crate) mod lists {
 /// Default thresholds, as CPython 3.11: (700, 10, 10).
 pub const DEFAULT_THRESHOLDS: [usize; 3] = [700, 10, 10];
 
+type UnraisableHook = Box<dyn FnMut(&Unraisable)>;
+
 pub(crate) type GcCallback = Rc<RefCell<dyn FnMut(CallbackPhase, &CollectionInfo)>>;
 
 /// Which arena/pool geometry the heap's small-object allocator uses.
@@ -139,7 +141,7 @@ pub(crate) struct HeapInner {
     pub(crate) live: Cell<usize>,
     /// The `Heap` handle was dropped: free the state when `live` reaches zero.
     orphaned: Cell<bool>,
-    unraisable_hook: RefCell<Option<Box<dyn FnMut(&Unraisable)>>>,
+    unraisable_hook: RefCell<Option<UnraisableHook>>,
     pub(crate) unraisable_count: Cell<u64>,
     /// The pointer `Box::into_raw` returned: the owner tag, with provenance for the whole
     /// state (a pointer derived from `&self` could not be used to free it).
@@ -236,7 +238,7 @@ impl HeapInner {
     fn free_box(&self, obj: ObjRef) {
         let layout = obj.vtable().layout;
         let ptr = obj.0.cast::<u8>();
-        // SAFETY (both calls): the box was made by `alloc_box` with its vtable's layout, so the
+        // SAFETY: (both arms) the box was made by `alloc_box` with its vtable's layout, so the
         // same size rule routes it back; its value is dropped and its count is zero, so nothing
         // refers to it any more.
         let freed = unsafe {

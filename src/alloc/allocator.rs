@@ -124,6 +124,7 @@ impl<G: Geometry> Allocator<G> {
     /// assert_eq!(tag, &HEAP as *const u8 as *const ());
     /// # unsafe { a.dealloc(p, std::alloc::Layout::new::<u64>()) };
     /// ```
+    #[allow(clippy::not_unsafe_ptr_arg_deref, reason = "the tag is stored, never dereferenced")]
     pub fn set_owner_tag(&mut self, tag: *const ()) {
         self.owner_tag = tag;
         self.arenas.for_each_carved_pool(|_, p| {
