@@ -886,6 +886,16 @@ impl Drop for Heap {
         if !crate::gc::collecting() {
             inner.generation(2).merge_from(inner.list(lists::PERMANENT));
             inner.collect_shutdown();
+            let left = std::mem::take(&mut *inner.garbage.borrow_mut());
+            if !left.is_empty() {
+                // CPython's ResourceWarning at shutdown; these cycles stay alive (leaked).
+                tracing::warn!(
+                    target: "pygc::gc",
+                    "gc: {} uncollectable objects at shutdown; use gc.set_debug(gc.DEBUG_UNCOLLECTABLE) to list them",
+                    left.len()
+                );
+            }
+            drop(left);
         }
         inner.orphaned.set(true);
         if inner.live.get() == 0 && !inner.releasing.get() {

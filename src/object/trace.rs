@@ -54,6 +54,7 @@ use crate::{Gc, Weak};
 /// let heap = Heap::new();
 /// let a = heap.alloc(Node { name: "a".into(), edges: RefCell::new(vec![]) });
 /// a.edges.borrow_mut().push(a.clone()); // a self-loop
+/// assert_eq!(a.name, "a");
 /// drop(a);
 /// assert_eq!(heap.collect(), 1);
 /// ```
