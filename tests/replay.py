@@ -29,13 +29,14 @@ outlives an op, and must allocate and free its temporaries in balanced pairs:
   pre-created list: no GC allocation (3.11 frames live on the data stack).
 * Temporaries that are GC objects, allocated and freed within one op: `L()`'s empty
   argument tuple (a singleton, no allocation), the 2-tuple of arguments of `ref(o, cb)`,
-  the 3-tuple of `gc.set_threshold` (METH_VARARGS) and the 3-tuple `gc.get_count()`
-  returns. Tuples come from CPython's free lists, which bypass the count (no +1 on reuse,
+  the 3-tuple of `gc.set_threshold` (METH_VARARGS), the 3-tuple `gc.get_count()`
+  returns, and the 2n-tuple of (weakref, callback) pairs `PyObject_ClearWeakRefs` builds
+  when an object with n >= 2 callback weak references dies by refcount. Tuples come from CPython's free lists, which bypass the count (no +1 on reuse,
   no -1 when pushed back). That is balanced while the free list of that size is non-empty,
-  but `collect(2)` clears all free lists: the next fresh 2- or 3-tuple is counted (+1) and
-  then parked on the free list (no -1). So right after every `collect(2)` the script
-  refills the free lists for sizes 2 and 3 (+2) and frees two spare `L` objects made
-  before the freeze (-2; `L` is a list subclass, which never goes to the list free list).
+  but `collect(2)` clears all free lists: the next fresh tuple of that size is counted (+1)
+  and then parked on the free list (no -1). So right after every `collect(2)` the script
+  refills the free lists of every size 1..19 (+19) and frees 19 spare `L` objects made
+  before the freeze (-19; `L` is a list subclass, which never goes to the list free list).
   The counts after that are exactly those of a model with no free lists, as pygc has.
 """
 
@@ -48,6 +49,28 @@ class L(list):
     """A list that supports weak references: one pygc `Gc<Node>`."""
 
     __slots__ = ("__weakref__",)
+
+
+# Tuples of sizes 1..19 are kept on free lists (PyTuple_MAXSAVESIZE = 20).
+TUPLE_SIZES = 19
+
+
+def refill_tuple_free_lists(a, spares):
+    """After a collect(2) emptied the tuple free lists: put one tuple of each size 1..19 back
+    (each counted +1 when made, not -1 when parked) and free as many spare objects (-1 each),
+    so count[0] is unchanged and every later temporary tuple is a balanced free-list reuse.
+    Calling this function allocates nothing (3.11 frames live on the data stack)."""
+    t = (a,)
+    t = None
+    k = 2
+    while k <= TUPLE_SIZES:
+        t = (a,) * k
+        t = None
+        k += 1
+    k = 0
+    while k < TUPLE_SIZES:
+        spares.pop()
+        k += 1
 
 
 def main():
@@ -65,7 +88,7 @@ def main():
     roots = [None] * nroots
     weaks = [None] * nweaks
     hits = []
-    spares = [L() for _ in range(3 * ncollect2 + 3)]
+    spares = [L() for _ in range(TUPLE_SIZES * (ncollect2 + 1))]
     res = [0] * (6 * len(ops))
     ref = weakref.ref
     get_count = gc.get_count
@@ -75,8 +98,7 @@ def main():
     set_threshold = gc.set_threshold
     # Integers used below, made now (ints are not GC objects anyway).
     n = len(ops)
-    a = b = None
-    t1 = t2 = t3 = None
+    a = None
     hits.append(0)
     hits.pop()
 
@@ -88,13 +110,7 @@ def main():
     gc.freeze()
     # The collect(2) above cleared the free lists: refill sizes 2 and 3 as after every
     # collect(2) below, paying with spares, so the counts start at (0, 0, 0).
-    t1 = (a,)
-    t2 = (a, b)
-    t3 = (a, b, a)
-    t1 = t2 = t3 = None
-    spares.pop()
-    spares.pop()
-    spares.pop()
+    refill_tuple_free_lists(a, spares)
 
     i = 0
     j = 0
@@ -124,13 +140,7 @@ def main():
         elif k == "C":
             r = collect(op[1])
             if op[1] == 2:
-                t1 = (a,)
-                t2 = (a, b)
-                t3 = (a, b, a)
-                t1 = t2 = t3 = None
-                spares.pop()
-                spares.pop()
-                spares.pop()
+                refill_tuple_free_lists(a, spares)
         elif k == "F":
             freeze()
         elif k == "U":
