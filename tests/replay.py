@@ -1,6 +1,6 @@
 """Replay a pygc differential trace in CPython 3.11 (the oracle of tests/all/differential.rs).
 
-Input (stdin): one op per line, fields separated by spaces:
+Input (stdin): traces separated by lines `---`; one op per line, fields separated by spaces:
 
     N s       roots[s] = L()                      (new container; replaces what was there)
     E s t     roots[s].append(roots[t])           (add an edge)
@@ -15,7 +15,7 @@ Input (stdin): one op per line, fields separated by spaces:
     U         gc.unfreeze()
     T a b c   gc.set_threshold(a, b, c)           (automatic gc stays disabled)
 
-Output (stdout): one line per op: `<op index> <collect() result or -> <count0> <count1>
+Output (stdout): per trace, one line per op, then a line `---`. Each op line is `<op index> <collect() result or -> <count0> <count1>
 <count2> <weak callbacks run so far>`.
 
 Keeping `gc.get_count()` exact means the replay loop must allocate no GC object that
@@ -73,8 +73,9 @@ def refill_tuple_free_lists(a, spares):
         k += 1
 
 
-def main():
-    lines = sys.stdin.read().split("\n")
+def replay(text):
+    """Replay one trace; returns its output lines."""
+    lines = text.split("\n")
     ops = []
     for line in lines:
         parts = line.split()
@@ -106,6 +107,7 @@ def main():
         hits.append(1)
 
     gc.disable()
+    gc.unfreeze()  # what the previous trace froze
     gc.collect()
     gc.freeze()
     # The collect(2) above cleared the free lists: refill sizes 2 and 3 as after every
@@ -163,7 +165,15 @@ def main():
         out.append(
             "%d %s %d %d %d %d" % (res[q], "-" if r < 0 else str(r), res[q + 2], res[q + 3], res[q + 4], res[q + 5])
         )
-    sys.stdout.write("\n".join(out) + "\n")
+    return out
+
+
+def main():
+    # Several traces per process (startup dominates), separated by lines "---"; each is
+    # replayed from a clean, frozen heap and its output is followed by a line "---".
+    for text in sys.stdin.read().split("---\n"):
+        if text.strip():
+            sys.stdout.write("\n".join(replay(text)) + "\n---\n")
 
 
 main()

@@ -204,6 +204,24 @@ fn spawn_python(trace: &str) -> std::process::Child {
     child
 }
 
+/// Panics with the trace and the first differing line, if any.
+fn compare(seed: u64, ops: &[Op], expected: &[&str], actual: &[String]) {
+    let Some(i) = (0..expected.len().max(actual.len())).find(|&i| expected.get(i).copied() != actual.get(i).map(String::as_str))
+    else {
+        return;
+    };
+    let numbered: String = ops.iter().enumerate().map(|(i, o)| format!("{i:3}: {}\n", o.text())).collect();
+    panic!(
+        "pygc differs from CPython on seed {seed} at op {i} ({}):\n  cpython: {:?}\n  pygc:    {:?}\n\
+         (format: op, collect() result, count0 count1 count2, weak callbacks so far)\n\
+         reproduce: PYGC_DIFF_SEED={seed} PYGC_DIFF_TRACES=1 PYGC_DIFF_OPS={}\ntrace:\n{numbered}",
+        ops.get(i).map_or_else(String::new, Op::text),
+        expected.get(i),
+        actual.get(i),
+        ops.len(),
+    );
+}
+
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -218,44 +236,44 @@ fn differential_against_cpython() {
     let traces = env_or("PYGC_DIFF_TRACES", 40);
     let len = env_or("PYGC_DIFF_OPS", 60) as usize;
     let base = env_or("PYGC_DIFF_SEED", 0x5eed);
-    // A few Python processes at a time: startup dominates.
-    let batch = 4;
+    // Traces go to Python in chunks, one process per chunk (interpreter startup dominates),
+    // two processes at a time (the machine may have two cores).
+    let chunk = 50;
+    let parallel = 2;
     let mut compared_ops = 0usize;
     let mut collects = 0usize;
     let mut seed = base;
     while seed < base + traces {
-        let end = (seed + batch).min(base + traces);
-        let jobs: Vec<_> = (seed..end)
-            .map(|s| {
-                let ops = generate(s, len);
-                let text: String = ops.iter().map(|o| o.text() + "\n").collect();
-                let child = spawn_python(&text);
-                (s, ops, text, child)
-            })
-            .collect();
-        for (s, ops, text, child) in jobs {
+        let mut jobs = Vec::new();
+        for _ in 0..parallel {
+            let end = (seed + chunk).min(base + traces);
+            if seed == end {
+                break;
+            }
+            let batch: Vec<(u64, Vec<Op>)> = (seed..end).map(|s| (s, generate(s, len))).collect();
+            let input: String =
+                batch.iter().map(|(_, ops)| ops.iter().map(|o| o.text() + "\n").collect::<String>() + "---\n").collect();
+            jobs.push((batch, spawn_python(&input)));
+            seed = end;
+        }
+        for (batch, child) in jobs {
             let output = child.wait_with_output().expect("python3 output");
+            let first = batch[0].0;
             assert!(
                 output.status.success(),
-                "replay.py failed on seed {s}:\n{}\ntrace:\n{text}",
+                "replay.py failed on the chunk of seeds from {first}:\n{}",
                 String::from_utf8_lossy(&output.stderr)
             );
-            let expected: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
-            let actual = replay_pygc(&ops);
-            if let Some(i) = (0..expected.len().max(actual.len())).find(|&i| expected.get(i) != actual.get(i)) {
-                let numbered: String = ops.iter().enumerate().map(|(i, o)| format!("{i:3}: {}\n", o.text())).collect();
-                panic!(
-                    "pygc differs from CPython on seed {s} at op {i} ({}):\n  cpython: {:?}\n  pygc:    {:?}\n\
-                     (format: op, collect() result, count0 count1 count2, weak callbacks so far)\ntrace:\n{numbered}",
-                    ops.get(i).map_or_else(String::new, Op::text),
-                    expected.get(i),
-                    actual.get(i),
-                );
+            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+            let outputs: Vec<&str> = stdout.split("---\n").collect();
+            for (n, (s, ops)) in batch.iter().enumerate() {
+                let expected: Vec<&str> = outputs.get(n).map_or_else(Vec::new, |o| o.lines().collect());
+                let actual = replay_pygc(ops);
+                compare(*s, ops, &expected, &actual);
+                compared_ops += ops.len();
+                collects += ops.iter().filter(|o| matches!(o, Op::Collect(_))).count();
             }
-            compared_ops += ops.len();
-            collects += ops.iter().filter(|o| matches!(o, Op::Collect(_))).count();
         }
-        seed = end;
     }
     eprintln!("differential: {traces} traces, {compared_ops} ops, {collects} collect() results identical to CPython");
 }
