@@ -283,3 +283,57 @@ fn generator_is_deterministic() {
     assert_eq!(generate(7, 50), generate(7, 50));
     assert_ne!(generate(7, 50), generate(8, 50));
 }
+
+/// Parse the text form of a trace (as printed on a mismatch, with or without op numbers).
+fn parse(text: &str) -> Vec<Op> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.split_once(':').map_or(line, |(_, rest)| rest);
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let n = |i: usize| f[i].parse::<usize>().expect("number");
+            Some(match *f.first()? {
+                "N" => Op::New(n(1)),
+                "E" => Op::Edge(n(1), n(2)),
+                "P" => Op::Pop(n(1)),
+                "D" => Op::Drop(n(1)),
+                "W" => Op::WeakCb(n(1), n(2)),
+                "B" => Op::WeakBasic(n(1), n(2)),
+                "X" => Op::DropWeak(n(1)),
+                "A" => Op::AppendWeak(n(1), n(2)),
+                "C" => Op::Collect(n(1)),
+                "F" => Op::Freeze,
+                "U" => Op::Unfreeze,
+                "T" => Op::Threshold(n(1), n(2), n(3)),
+                other => panic!("unknown op {other:?}"),
+            })
+        })
+        .collect()
+}
+
+/// Debugging aid: replay one trace from a file in pygc (and print it), e.g. to minimise a
+/// failing trace: `PYGC_DIFF_TRACE_FILE=t.txt cargo test --test all replay_trace_file -- --ignored --nocapture`.
+/// `PYGC_DIFF_DUMP_SEED=n` prints the trace of seed `n` instead.
+#[test]
+#[ignore = "debugging aid, driven by environment variables"]
+fn replay_trace_file() {
+    let ops = if let Ok(path) = std::env::var("PYGC_DIFF_TRACE_FILE") {
+        parse(&std::fs::read_to_string(path).expect("trace file"))
+    } else {
+        let seed = env_or("PYGC_DIFF_DUMP_SEED", 0x5eed);
+        generate(seed, env_or("PYGC_DIFF_OPS", 60) as usize)
+    };
+    for op in &ops {
+        println!("{}", op.text());
+    }
+    println!("---");
+    for line in replay_pygc(&ops) {
+        println!("{line}");
+    }
+}
+
+#[test]
+fn parse_round_trips() {
+    let ops = generate(11, 80);
+    let text: String = ops.iter().enumerate().map(|(i, o)| format!("{i:3}: {}\n", o.text())).collect();
+    assert_eq!(parse(&text), ops);
+}

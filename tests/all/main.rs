@@ -1,3 +1,4 @@
 //! Integration tests.
 mod differential;
+mod regressions;
 mod smoke;
