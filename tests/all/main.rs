@@ -1,4 +1,5 @@
 //! Integration tests.
+mod cpython;
 mod differential;
 mod regressions;
 mod smoke;

@@ -17,7 +17,9 @@ struct Node {
 }
 
 fn node(heap: &Heap) -> Gc<Node> {
-    heap.alloc(Node { items: RefCell::new(Vec::new()) })
+    heap.alloc(Node {
+        items: RefCell::new(Vec::new()),
+    })
 }
 
 /// Found by the differential test (seed 25690): `a` holds a callback weak reference `w` to
@@ -38,7 +40,11 @@ fn weakref_dying_in_trashcan_was_released_twice() {
     a.items.borrow_mut().push(Item::Strong(b.clone()));
     drop(b);
     drop(a);
-    assert_eq!(calls.get(), 0, "the weak reference died before its referent: no callback");
+    assert_eq!(
+        calls.get(),
+        0,
+        "the weak reference died before its referent: no callback"
+    );
     assert_eq!(heap.live_objects(), 0);
     assert_eq!(heap.count(), [0, 0, 0]);
 }
