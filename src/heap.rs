@@ -20,13 +20,13 @@ use crate::gc::{
     CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable,
 };
 use crate::object::boxes;
-use crate::object::handle::{self, AnyGc, Gc, Handle, obj_of};
-use crate::object::header::{Header, ObjRef, flag};
-use crate::object::visit::VisitOp;
+use crate::object::handle::{self, obj_of, AnyGc, Gc, Handle};
+use crate::object::header::{flag, Header, ObjRef};
 use crate::object::vtable::{
-    Plain, SENTINEL_VTABLE, VTable, VTableOf, WithFinalizer, WithLegacyFinalizer,
+    Plain, VTable, VTableOf, WithFinalizer, WithLegacyFinalizer, SENTINEL_VTABLE,
 };
 use crate::object::weak::WeakList;
+use crate::object::visit::VisitOp;
 use crate::{Finalize, LegacyFinalize, Trace, Visitor};
 
 /// Indices of the heap's list sentinels.
@@ -56,10 +56,7 @@ pub struct HeapConfig {
 
 impl Default for HeapConfig {
     fn default() -> Self {
-        HeapConfig {
-            thresholds: DEFAULT_THRESHOLDS,
-            enabled: true,
-        }
+        HeapConfig { thresholds: DEFAULT_THRESHOLDS, enabled: true }
     }
 }
 
@@ -250,11 +247,7 @@ impl HeapInner {
                     self.generation(0).append(obj); // tracked while the finalizer runs
                     h.set_rc(1);
                     h.set(flag::FINALIZED);
-                    self.call_user(
-                        || "finalizer",
-                        obj,
-                        || handle::call_finalizer(obj, finalize),
-                    );
+                    self.call_user(|| "finalizer", obj, || handle::call_finalizer(obj, finalize));
                     if h.dec_rc() > 0 {
                         return; // resurrected: stays tracked, never finalized again
                     }
@@ -268,11 +261,7 @@ impl HeapInner {
             // 4. Legacy finalizer (tp_del); may resurrect too.
             if let Some(legacy) = vtable.legacy_finalize {
                 h.set_rc(1);
-                self.call_user(
-                    || "legacy finalizer",
-                    obj,
-                    || handle::call_finalizer(obj, legacy),
-                );
+                self.call_user(|| "legacy finalizer", obj, || handle::call_finalizer(obj, legacy));
                 if h.dec_rc() > 0 {
                     if vtable.gc_capable {
                         self.generation(0).append(obj);
@@ -330,11 +319,7 @@ impl HeapInner {
         }
     }
 
-    pub(crate) fn report_unraisable(
-        &self,
-        context: String,
-        payload: Box<dyn std::any::Any + Send>,
-    ) {
+    pub(crate) fn report_unraisable(&self, context: String, payload: Box<dyn std::any::Any + Send>) {
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -363,10 +348,7 @@ impl HeapInner {
         if !referent.header().has(flag::HAS_WEAKREFS) {
             return None;
         }
-        self.weak_lists
-            .borrow()
-            .get(&referent)
-            .and_then(|l| l.basic)
+        self.weak_lists.borrow().get(&referent).and_then(|l| l.basic)
     }
 
     pub(crate) fn weak_list_add(&self, referent: ObjRef, weakref: ObjRef, with_callback: bool) {
@@ -385,10 +367,7 @@ impl HeapInner {
         if !referent.header().has(flag::HAS_WEAKREFS) {
             return 0;
         }
-        self.weak_lists
-            .borrow()
-            .get(&referent)
-            .map_or(0, WeakList::len)
+        self.weak_lists.borrow().get(&referent).map_or(0, WeakList::len)
     }
 
     /// The weak references to `referent`, in CPython's order (`weakref.getweakrefs`).
@@ -396,11 +375,7 @@ impl HeapInner {
         if !referent.header().has(flag::HAS_WEAKREFS) {
             return Vec::new();
         }
-        self.weak_lists
-            .borrow()
-            .get(&referent)
-            .map(|l| l.in_order().collect())
-            .unwrap_or_default()
+        self.weak_lists.borrow().get(&referent).map(|l| l.in_order().collect()).unwrap_or_default()
     }
 
     /// Remove `referent`'s list from the table and clear every weak reference in it.
@@ -418,12 +393,8 @@ impl HeapInner {
 
     /// A weak-reference object stops naming its referent (it died or was cleared as garbage).
     pub(crate) fn detach_weakref(&self, weakref: ObjRef) {
-        let Some(value) = weakref.weakref() else {
-            return;
-        };
-        let Some(referent) = value.referent.take() else {
-            return;
-        };
+        let Some(value) = weakref.weakref() else { return };
+        let Some(referent) = value.referent.take() else { return };
         let mut table = self.weak_lists.borrow_mut();
         if let Some(list) = table.get_mut(&referent) {
             list.remove_ref(weakref);
@@ -564,10 +535,7 @@ impl Heap {
 
     /// A heap with the given configuration.
     pub fn with_config(config: HeapConfig) -> Heap {
-        Heap {
-            inner: HeapInner::new_boxed(&config),
-            _not_send: PhantomData,
-        }
+        Heap { inner: HeapInner::new_boxed(&config), _not_send: PhantomData }
     }
 
     #[inline]
@@ -587,10 +555,7 @@ impl Heap {
     /// [`Heap::try_alloc`] to get the value back instead.
     #[inline]
     pub fn alloc<T: Trace + 'static>(&self, value: T) -> Gc<T> {
-        match self
-            .inner()
-            .alloc_object(VTableOf::<T, Plain>::VTABLE, value)
-        {
+        match self.inner().alloc_object(VTableOf::<T, Plain>::VTABLE, value) {
             Ok(gc) => gc,
             Err(_) => std::alloc::handle_alloc_error(VTableOf::<T, Plain>::VTABLE.layout),
         }
@@ -598,9 +563,7 @@ impl Heap {
 
     /// Like [`Heap::alloc`], but gives the value back if memory is exhausted.
     pub fn try_alloc<T: Trace + 'static>(&self, value: T) -> Result<Gc<T>, AllocError<T>> {
-        self.inner()
-            .alloc_object(VTableOf::<T, Plain>::VTABLE, value)
-            .map_err(AllocError)
+        self.inner().alloc_object(VTableOf::<T, Plain>::VTABLE, value).map_err(AllocError)
     }
 
     /// Allocate an object with a PEP 442 finalizer ([`Finalize`]): it runs at most once, before
@@ -615,10 +578,7 @@ impl Heap {
     /// Allocate an object with a legacy finalizer (CPython's `tp_del`): a garbage cycle
     /// containing it is *uncollectable* and goes to [`Heap::garbage`] instead; on refcount
     /// death the legacy finalizer runs.
-    pub fn alloc_with_legacy_finalizer<T: Trace + LegacyFinalize + 'static>(
-        &self,
-        value: T,
-    ) -> Gc<T> {
+    pub fn alloc_with_legacy_finalizer<T: Trace + LegacyFinalize + 'static>(&self, value: T) -> Gc<T> {
         let vtable = VTableOf::<T, WithLegacyFinalizer>::VTABLE;
         self.inner()
             .alloc_object(vtable, value)
@@ -717,10 +677,7 @@ impl Heap {
             Some(g) if g < 3 => g..g + 1,
             Some(_) => return Err(GcError::GenerationTooLarge),
         };
-        Ok(gens
-            .flat_map(|g| inner.generation(g).iter().collect::<Vec<_>>())
-            .map(AnyGc::new_ref)
-            .collect())
+        Ok(gens.flat_map(|g| inner.generation(g).iter().collect::<Vec<_>>()).map(AnyGc::new_ref).collect())
     }
 
     /// `gc.get_referents(obj)`: the objects `obj`'s `Trace` reports (weak handles report their
@@ -739,10 +696,7 @@ impl Heap {
         let mut out = Vec::new();
         for g in 0..3 {
             for obj in inner.generation(g).iter() {
-                let mut visitor = Visitor::new(VisitOp::Find {
-                    targets: &targets,
-                    found: false,
-                });
+                let mut visitor = Visitor::new(VisitOp::Find { targets: &targets, found: false });
                 obj.trace(&mut visitor);
                 if let VisitOp::Find { found: true, .. } = visitor.op {
                     out.push(obj);
@@ -786,10 +740,7 @@ impl Heap {
 
     /// Append to `gc.callbacks`: `callback(phase, info)` runs before and after every
     /// collection made by [`Heap::collect`] or the automatic trigger.
-    pub fn add_callback(
-        &self,
-        callback: impl FnMut(CallbackPhase, &CollectionInfo) + 'static,
-    ) -> CallbackId {
+    pub fn add_callback(&self, callback: impl FnMut(CallbackPhase, &CollectionInfo) + 'static) -> CallbackId {
         self.inner().add_callback(Rc::new(RefCell::new(callback)))
     }
 
@@ -815,11 +766,7 @@ impl Heap {
 
     /// The weak-reference objects naming `obj`, in CPython's order (`weakref.getweakrefs`).
     pub fn weakrefs_of(&self, obj: &impl Handle) -> Vec<AnyGc> {
-        self.inner()
-            .weak_list_snapshot(obj_of(obj))
-            .into_iter()
-            .map(AnyGc::new_ref)
-            .collect()
+        self.inner().weak_list_snapshot(obj_of(obj)).into_iter().map(AnyGc::new_ref).collect()
     }
 }
 
