@@ -515,7 +515,10 @@ impl HeapInner {
         let mut calls = Vec::new();
         for w in cleared {
             let callback = w.weakref().and_then(|v| v.callback.borrow_mut().take());
-            if let Some(callback) = callback {
+            // A weak reference whose own count is zero is dying too (queued in the trashcan):
+            // no callback, and no new handle to it, or it would be released twice. CPython
+            // checks `Py_REFCNT(current) > 0` here for the same reason.
+            if let Some(callback) = callback.filter(|_| w.header().rc() > 0) {
                 calls.push((AnyGc::new_ref(w), callback));
             }
         }
