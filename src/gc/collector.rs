@@ -123,7 +123,8 @@ impl HeapInner {
         // 3–5. Find what is unreachable from outside the set.
         let unreachable = self.list(lists::UNREACHABLE);
         deduce_unreachable(young, unreachable);
-        #[cfg(any(test, feature = "checked"))]
+        // O(n) list validation: tests and fuzzing (the `checked` feature), never in release.
+        #[cfg(all(debug_assertions, any(test, feature = "checked")))]
         {
             young.validate(Some(false));
             unreachable.validate(Some(true));
