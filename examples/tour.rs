@@ -163,26 +163,47 @@ fn refcount_tour() {
     let heap = Heap::new();
     println!("test_list = [1, 2, 3]");
     let test_list = heap.alloc(Obj::list());
-    println!("sys.getrefcount(test_list)   -> {}", getrefcount(&test_list));
+    println!(
+        "sys.getrefcount(test_list)   -> {}",
+        getrefcount(&test_list)
+    );
     println!("test_list_2 = test_list");
     let test_list_2 = test_list.clone();
-    println!("sys.getrefcount(test_list_2) -> {}", getrefcount(&test_list_2));
+    println!(
+        "sys.getrefcount(test_list_2) -> {}",
+        getrefcount(&test_list_2)
+    );
     println!("del test_list_2");
     drop(test_list_2);
-    println!("sys.getrefcount(test_list)   -> {}", getrefcount(&test_list));
-    println!("(getrefcount is one higher than Gc::ref_count = {}: its argument is a reference too)", Gc::ref_count(&test_list));
+    println!(
+        "sys.getrefcount(test_list)   -> {}",
+        getrefcount(&test_list)
+    );
+    println!(
+        "(getrefcount is one higher than Gc::ref_count = {}: its argument is a reference too)",
+        Gc::ref_count(&test_list)
+    );
 
     println!("\nA parent holding three children; dropping the parent frees them in a cascade:");
     let freed = Rc::new(Cell::new(0));
     let children = ["a", "b", "c"]
         .iter()
-        .map(|&name| heap.alloc(Child { name, freed: freed.clone() }))
+        .map(|&name| {
+            heap.alloc(Child {
+                name,
+                freed: freed.clone(),
+            })
+        })
         .collect();
     let parent = heap.alloc(Parent { children });
     println!("  live objects: {}", heap.live_objects());
     println!("  del parent");
     drop(parent);
-    println!("  children freed: {}, live objects: {}", freed.get(), heap.live_objects());
+    println!(
+        "  children freed: {}, live objects: {}",
+        freed.get(),
+        heap.live_objects()
+    );
 }
 
 fn cycles_tour() {
@@ -193,7 +214,9 @@ fn cycles_tour() {
     let lst = heap.alloc(Obj::list());
     lst.append(&lst);
     let lst_weak = Gc::downgrade(&lst);
-    println!("object_1 = {{}}; object_2 = {{}}; object_1['obj2'] = object_2; object_2['obj1'] = object_1");
+    println!(
+        "object_1 = {{}}; object_2 = {{}}; object_1['obj2'] = object_2; object_2['obj1'] = object_1"
+    );
     let object_1 = heap.alloc(Obj::dict());
     let object_2 = heap.alloc(Obj::dict());
     object_1.set("obj2", &object_2);
@@ -202,10 +225,20 @@ fn cycles_tour() {
     println!("del lst, object_1, object_2");
     drop((lst, object_1, object_2));
     let count = |w: &pygc::Weak<Obj>| w.upgrade().map(|g| Gc::ref_count(&g) - 1);
-    println!("refcount of the list after del: {:?} (held by itself)", count(&lst_weak));
-    println!("refcount of object_1 after del: {:?} (held by object_2)", count(&obj_weak));
+    println!(
+        "refcount of the list after del: {:?} (held by itself)",
+        count(&lst_weak)
+    );
+    println!(
+        "refcount of object_1 after del: {:?} (held by object_2)",
+        count(&obj_weak)
+    );
     println!("gc.collect() -> {}", heap.collect());
-    println!("list still there? {}; dict still there? {}", !lst_weak.is_dead(), !obj_weak.is_dead());
+    println!(
+        "list still there? {}; dict still there? {}",
+        !lst_weak.is_dead(),
+        !obj_weak.is_dead()
+    );
 }
 
 fn saveall_tour() {

@@ -15,19 +15,21 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::rc::Rc;
 
-use crate::alloc::{AllocStats, Allocator, CPython311, DefaultGeometry, Geometry, SMALL_REQUEST_THRESHOLD};
+use crate::alloc::{
+    AllocStats, Allocator, CPython311, DefaultGeometry, Geometry, SMALL_REQUEST_THRESHOLD,
+};
 use crate::gc::list::GcList;
 use crate::gc::{
     CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable,
 };
 use crate::object::boxes;
-use crate::object::handle::{self, obj_of, AnyGc, Gc, Handle};
-use crate::object::header::{flag, Header, ObjRef};
+use crate::object::handle::{self, AnyGc, Gc, Handle, obj_of};
+use crate::object::header::{Header, ObjRef, flag};
+use crate::object::visit::VisitOp;
 use crate::object::vtable::{
-    Plain, VTable, VTableOf, WithFinalizer, WithLegacyFinalizer, SENTINEL_VTABLE,
+    Plain, SENTINEL_VTABLE, VTable, VTableOf, WithFinalizer, WithLegacyFinalizer,
 };
 use crate::object::weak::WeakList;
-use crate::object::visit::VisitOp;
 use crate::{Finalize, LegacyFinalize, Trace, Visitor};
 
 /// Indices of the heap's list sentinels.
@@ -81,7 +83,11 @@ pub struct HeapConfig {
 
 impl Default for HeapConfig {
     fn default() -> Self {
-        HeapConfig { thresholds: DEFAULT_THRESHOLDS, enabled: true, geometry: AllocatorGeometry::Default }
+        HeapConfig {
+            thresholds: DEFAULT_THRESHOLDS,
+            enabled: true,
+            geometry: AllocatorGeometry::Default,
+        }
     }
 }
 
@@ -93,9 +99,16 @@ enum ObjectMemory {
 
 /// A small box from `pools`, if `layout` is small enough for them (else `None`: go large).
 #[inline]
-fn pool_alloc<G: Geometry>(pools: &mut Allocator<G>, layout: std::alloc::Layout) -> Option<Option<(NonNull<u8>, u32)>> {
+fn pool_alloc<G: Geometry>(
+    pools: &mut Allocator<G>,
+    layout: std::alloc::Layout,
+) -> Option<Option<(NonNull<u8>, u32)>> {
     if layout.size() <= SMALL_REQUEST_THRESHOLD && layout.align() <= G::ALIGNMENT {
-        Some(pools.alloc(layout).map(|p| (p, G::POOL_SIZE.trailing_zeros())))
+        Some(
+            pools
+                .alloc(layout)
+                .map(|p| (p, G::POOL_SIZE.trailing_zeros())),
+        )
     } else {
         None
     }
@@ -107,7 +120,11 @@ fn pool_alloc<G: Geometry>(pools: &mut Allocator<G>, layout: std::alloc::Layout)
 /// `ptr` was returned for `layout` by [`pool_alloc`] on the same allocator (when this returns
 /// `true`), and is not used afterwards.
 #[inline]
-unsafe fn pool_free<G: Geometry>(pools: &mut Allocator<G>, ptr: NonNull<u8>, layout: std::alloc::Layout) -> bool {
+unsafe fn pool_free<G: Geometry>(
+    pools: &mut Allocator<G>,
+    ptr: NonNull<u8>,
+    layout: std::alloc::Layout,
+) -> bool {
     if layout.size() <= SMALL_REQUEST_THRESHOLD && layout.align() <= G::ALIGNMENT {
         // SAFETY: the same size rule chose the pool path at allocation (caller's contract).
         unsafe { pools.dealloc(ptr, layout) };
@@ -350,7 +367,11 @@ impl HeapInner {
                     self.generation(0).append(obj); // tracked while the finalizer runs
                     h.set_rc(1);
                     h.set(flag::FINALIZED);
-                    self.call_user(|| "finalizer", obj, || handle::call_finalizer(obj, finalize));
+                    self.call_user(
+                        || "finalizer",
+                        obj,
+                        || handle::call_finalizer(obj, finalize),
+                    );
                     if h.dec_rc() > 0 {
                         return; // resurrected: stays tracked, never finalized again
                     }
@@ -364,7 +385,11 @@ impl HeapInner {
             // 4. Legacy finalizer (tp_del); may resurrect too.
             if let Some(legacy) = vtable.legacy_finalize {
                 h.set_rc(1);
-                self.call_user(|| "legacy finalizer", obj, || handle::call_finalizer(obj, legacy));
+                self.call_user(
+                    || "legacy finalizer",
+                    obj,
+                    || handle::call_finalizer(obj, legacy),
+                );
                 if h.dec_rc() > 0 {
                     if vtable.gc_capable {
                         self.generation(0).append(obj);
@@ -422,7 +447,11 @@ impl HeapInner {
         }
     }
 
-    pub(crate) fn report_unraisable(&self, context: String, payload: Box<dyn std::any::Any + Send>) {
+    pub(crate) fn report_unraisable(
+        &self,
+        context: String,
+        payload: Box<dyn std::any::Any + Send>,
+    ) {
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -451,7 +480,10 @@ impl HeapInner {
         if !referent.header().has(flag::HAS_WEAKREFS) {
             return None;
         }
-        self.weak_lists.borrow().get(&referent).and_then(|l| l.basic)
+        self.weak_lists
+            .borrow()
+            .get(&referent)
+            .and_then(|l| l.basic)
     }
 
     pub(crate) fn weak_list_add(&self, referent: ObjRef, weakref: ObjRef, with_callback: bool) {
@@ -470,7 +502,10 @@ impl HeapInner {
         if !referent.header().has(flag::HAS_WEAKREFS) {
             return 0;
         }
-        self.weak_lists.borrow().get(&referent).map_or(0, WeakList::len)
+        self.weak_lists
+            .borrow()
+            .get(&referent)
+            .map_or(0, WeakList::len)
     }
 
     /// The weak references to `referent`, in CPython's order (`weakref.getweakrefs`).
@@ -478,7 +513,11 @@ impl HeapInner {
         if !referent.header().has(flag::HAS_WEAKREFS) {
             return Vec::new();
         }
-        self.weak_lists.borrow().get(&referent).map(|l| l.in_order().collect()).unwrap_or_default()
+        self.weak_lists
+            .borrow()
+            .get(&referent)
+            .map(|l| l.in_order().collect())
+            .unwrap_or_default()
     }
 
     /// Remove `referent`'s list from the table and clear every weak reference in it.
@@ -496,8 +535,12 @@ impl HeapInner {
 
     /// A weak-reference object stops naming its referent (it died or was cleared as garbage).
     pub(crate) fn detach_weakref(&self, weakref: ObjRef) {
-        let Some(value) = weakref.weakref() else { return };
-        let Some(referent) = value.referent.take() else { return };
+        let Some(value) = weakref.weakref() else {
+            return;
+        };
+        let Some(referent) = value.referent.take() else {
+            return;
+        };
         let mut table = self.weak_lists.borrow_mut();
         if let Some(list) = table.get_mut(&referent) {
             list.remove_ref(weakref);
@@ -638,7 +681,10 @@ impl Heap {
 
     /// A heap with the given configuration.
     pub fn with_config(config: HeapConfig) -> Heap {
-        Heap { inner: HeapInner::new_boxed(&config), _not_send: PhantomData }
+        Heap {
+            inner: HeapInner::new_boxed(&config),
+            _not_send: PhantomData,
+        }
     }
 
     #[inline]
@@ -658,7 +704,10 @@ impl Heap {
     /// [`Heap::try_alloc`] to get the value back instead.
     #[inline]
     pub fn alloc<T: Trace + 'static>(&self, value: T) -> Gc<T> {
-        match self.inner().alloc_object(VTableOf::<T, Plain>::VTABLE, value) {
+        match self
+            .inner()
+            .alloc_object(VTableOf::<T, Plain>::VTABLE, value)
+        {
             Ok(gc) => gc,
             Err(_) => std::alloc::handle_alloc_error(VTableOf::<T, Plain>::VTABLE.layout),
         }
@@ -666,7 +715,9 @@ impl Heap {
 
     /// Like [`Heap::alloc`], but gives the value back if memory is exhausted.
     pub fn try_alloc<T: Trace + 'static>(&self, value: T) -> Result<Gc<T>, AllocError<T>> {
-        self.inner().alloc_object(VTableOf::<T, Plain>::VTABLE, value).map_err(AllocError)
+        self.inner()
+            .alloc_object(VTableOf::<T, Plain>::VTABLE, value)
+            .map_err(AllocError)
     }
 
     /// Allocate an object with a PEP 442 finalizer ([`Finalize`]): it runs at most once, before
@@ -681,7 +732,10 @@ impl Heap {
     /// Allocate an object with a legacy finalizer (CPython's `tp_del`): a garbage cycle
     /// containing it is *uncollectable* and goes to [`Heap::garbage`] instead; on refcount
     /// death the legacy finalizer runs.
-    pub fn alloc_with_legacy_finalizer<T: Trace + LegacyFinalize + 'static>(&self, value: T) -> Gc<T> {
+    pub fn alloc_with_legacy_finalizer<T: Trace + LegacyFinalize + 'static>(
+        &self,
+        value: T,
+    ) -> Gc<T> {
         let vtable = VTableOf::<T, WithLegacyFinalizer>::VTABLE;
         self.inner()
             .alloc_object(vtable, value)
@@ -786,7 +840,10 @@ impl Heap {
             Some(g) if g < 3 => g..g + 1,
             Some(_) => return Err(GcError::GenerationTooLarge),
         };
-        Ok(gens.flat_map(|g| inner.generation(g).iter().collect::<Vec<_>>()).map(AnyGc::new_ref).collect())
+        Ok(gens
+            .flat_map(|g| inner.generation(g).iter().collect::<Vec<_>>())
+            .map(AnyGc::new_ref)
+            .collect())
     }
 
     /// `gc.get_referents(obj)`: the objects `obj`'s `Trace` reports (weak handles report their
@@ -805,7 +862,10 @@ impl Heap {
         let mut out = Vec::new();
         for g in 0..3 {
             for obj in inner.generation(g).iter() {
-                let mut visitor = Visitor::new(VisitOp::Find { targets: &targets, found: false });
+                let mut visitor = Visitor::new(VisitOp::Find {
+                    targets: &targets,
+                    found: false,
+                });
                 obj.trace(&mut visitor);
                 if let VisitOp::Find { found: true, .. } = visitor.op {
                     out.push(obj);
@@ -849,7 +909,10 @@ impl Heap {
 
     /// Append to `gc.callbacks`: `callback(phase, info)` runs before and after every
     /// collection made by [`Heap::collect`] or the automatic trigger.
-    pub fn add_callback(&self, callback: impl FnMut(CallbackPhase, &CollectionInfo) + 'static) -> CallbackId {
+    pub fn add_callback(
+        &self,
+        callback: impl FnMut(CallbackPhase, &CollectionInfo) + 'static,
+    ) -> CallbackId {
         self.inner().add_callback(Rc::new(RefCell::new(callback)))
     }
 
@@ -875,7 +938,11 @@ impl Heap {
 
     /// The weak-reference objects naming `obj`, in CPython's order (`weakref.getweakrefs`).
     pub fn weakrefs_of(&self, obj: &impl Handle) -> Vec<AnyGc> {
-        self.inner().weak_list_snapshot(obj_of(obj)).into_iter().map(AnyGc::new_ref).collect()
+        self.inner()
+            .weak_list_snapshot(obj_of(obj))
+            .into_iter()
+            .map(AnyGc::new_ref)
+            .collect()
     }
 }
 

@@ -8,8 +8,10 @@ pub mod gc;
 mod heap;
 mod object;
 
-pub use gc::{CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable};
-pub use heap::{AllocError, AllocatorGeometry, Heap, HeapConfig, DEFAULT_THRESHOLDS};
+pub use gc::{
+    CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable,
+};
+pub use heap::{AllocError, AllocatorGeometry, DEFAULT_THRESHOLDS, Heap, HeapConfig};
 pub use object::handle::{AnyGc, Gc, Handle};
 pub use object::trace::{Trace, Visitor};
 pub use object::weak::{Weak, WeakValueMap};

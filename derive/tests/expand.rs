@@ -100,7 +100,12 @@ fn counts<T: Trace + 'static>(value: T) -> (usize, usize) {
 }
 
 fn leaf() -> Gc<Leaf> {
-    HEAP.with(|heap| heap.alloc(Leaf { s: String::new(), n: 0 }))
+    HEAP.with(|heap| {
+        heap.alloc(Leaf {
+            s: String::new(),
+            n: 0,
+        })
+    })
 }
 
 fn inner() -> Gc<Inner> {
@@ -109,7 +114,10 @@ fn inner() -> Gc<Inner> {
 
 fn weak() -> Weak<Leaf> {
     HEAP.with(|heap| {
-        let leaf = heap.alloc(Leaf { s: String::new(), n: 1 });
+        let leaf = heap.alloc(Leaf {
+            s: String::new(),
+            n: 1,
+        });
         let w = Gc::downgrade_with_callback(&leaf, |_| {});
         std::mem::forget(leaf); // keep the referent alive for the test
         w

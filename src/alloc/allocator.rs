@@ -124,7 +124,10 @@ impl<G: Geometry> Allocator<G> {
     /// assert_eq!(tag, &HEAP as *const u8 as *const ());
     /// # unsafe { a.dealloc(p, std::alloc::Layout::new::<u64>()) };
     /// ```
-    #[allow(clippy::not_unsafe_ptr_arg_deref, reason = "the tag is stored, never dereferenced")]
+    #[allow(
+        clippy::not_unsafe_ptr_arg_deref,
+        reason = "the tag is stored, never dereferenced"
+    )]
     pub fn set_owner_tag(&mut self, tag: *const ()) {
         self.owner_tag = tag;
         self.arenas.for_each_carved_pool(|_, p| {
@@ -234,7 +237,10 @@ impl<G: Geometry> Allocator<G> {
     /// provenance over its pool.
     #[inline(always)]
     unsafe fn free_small(&mut self, ptr: NonNull<u8>) {
-        let pool = ptr.as_ptr().map_addr(|a| a & !(G::POOL_SIZE - 1)).cast::<PoolHeader>();
+        let pool = ptr
+            .as_ptr()
+            .map_addr(|a| a & !(G::POOL_SIZE - 1))
+            .cast::<PoolHeader>();
         // SAFETY: `ptr` is a live block (contract) and `pool` its header.
         match unsafe { pool::push_block(pool, ptr) } {
             FreeOutcome::StillUsed => {}
@@ -330,7 +336,10 @@ impl<G: Geometry> Allocator<G> {
         if Self::is_small(old) {
             // The real block size, from the pool header: after an in-place
             // shrink the layout no longer names the block's class.
-            let pool = ptr.as_ptr().map_addr(|a| a & !(G::POOL_SIZE - 1)).cast::<PoolHeader>();
+            let pool = ptr
+                .as_ptr()
+                .map_addr(|a| a & !(G::POOL_SIZE - 1))
+                .cast::<PoolHeader>();
             // SAFETY: `ptr` is a live pool block (contract), so `pool` is its header.
             let block = (unsafe { pool::info(pool) }.szidx as usize + 1) << G::ALIGNMENT_SHIFT;
             // Keeping requires `new` to be small too (4*new > 3*block > 0), so a
@@ -460,7 +469,10 @@ impl<G: Geometry> Allocator<G> {
         let live = objs.iter().filter(|o| o.address.is_some()).count();
         let index = self.arenas.index_entries();
         assert_eq!(index.len(), live, "address index out of sync");
-        assert_eq!(live, self.arenas.counters.current, "arena counter out of sync");
+        assert_eq!(
+            live, self.arenas.counters.current,
+            "arena counter out of sync"
+        );
         for w in index.windows(2) {
             assert!(w[0].0 < w[1].0, "address index not sorted");
         }
@@ -478,13 +490,23 @@ impl<G: Geometry> Allocator<G> {
             assert_eq!(obj.ntotalpools as usize, G::POOLS_PER_ARENA);
             assert!(obj.pools_carved <= obj.ntotalpools);
             let cached = self.arenas.check_freepools(id);
-            assert_eq!(obj.carved_free(), cached, "nfreepools disagrees with freepools list");
+            assert_eq!(
+                obj.carved_free(),
+                cached,
+                "nfreepools disagrees with freepools list"
+            );
         }
         // The usable list: sorted, fingers right, and exactly the arenas with a free pool.
         self.usable.check(objs);
         let on_list = self.usable.iter(objs).count();
-        let with_free = objs.iter().filter(|o| o.address.is_some() && o.nfreepools > 0).count();
-        assert_eq!(on_list, with_free, "usable list misses an arena with free pools");
+        let with_free = objs
+            .iter()
+            .filter(|o| o.address.is_some() && o.nfreepools > 0)
+            .count();
+        assert_eq!(
+            on_list, with_free,
+            "usable list misses an arena with free pools"
+        );
         // Used lists: every member is a used pool of its class.
         let mut listed = 0usize;
         for (c, &head) in self.usedpools.heads.iter().enumerate() {
@@ -498,7 +520,10 @@ impl<G: Geometry> Allocator<G> {
                 assert_eq!(back, prev, "used list {c} back link broken");
                 assert_eq!(info.szidx as usize, c, "pool on the wrong used list");
                 assert!(info.count >= 1, "empty pool on used list {c}");
-                assert!(!info.free_is_null, "pool without a free block on used list {c}");
+                assert!(
+                    !info.free_is_null,
+                    "pool without a free block on used list {c}"
+                );
                 listed += 1;
                 prev = p;
                 // SAFETY: as above.
@@ -510,7 +535,11 @@ impl<G: Geometry> Allocator<G> {
         self.arenas.for_each_carved_pool(|id, p| {
             // SAFETY: valid headers of live arenas.
             let info = unsafe { pool::info(p) };
-            assert_eq!(info.arenaindex as usize, id.index(), "pool arena index wrong");
+            assert_eq!(
+                info.arenaindex as usize,
+                id.index(),
+                "pool arena index wrong"
+            );
             assert_eq!(info.owner, self.owner_tag, "pool owner tag stale");
             if info.count == 0 {
                 return;
@@ -523,7 +552,11 @@ impl<G: Geometry> Allocator<G> {
             let carved = (info.nextoffset - G::POOL_OVERHEAD) / size;
             // SAFETY: used or full pool with a valid header.
             let free = unsafe { pool::check_free_list::<G>(p) };
-            assert_eq!(info.count + free, carved, "count + free list != carved blocks");
+            assert_eq!(
+                info.count + free,
+                carved,
+                "count + free list != carved blocks"
+            );
             assert!(carved <= cap);
             if info.free_is_null {
                 assert_eq!(info.count, cap, "pool with no free block is not full");
@@ -534,4 +567,3 @@ impl<G: Geometry> Allocator<G> {
         assert_eq!(used, listed, "a used pool is missing from its used list");
     }
 }
-

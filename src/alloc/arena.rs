@@ -114,7 +114,12 @@ impl<G: Geometry> ArenaTable<G> {
             objs: sys_vec(),
             unused: None,
             index: sys_vec(),
-            counters: ArenaCounters { allocated_total: 0, reclaimed: 0, highwater: 0, current: 0 },
+            counters: ArenaCounters {
+                allocated_total: 0,
+                reclaimed: 0,
+                highwater: 0,
+                current: 0,
+            },
             _g: PhantomData,
         }
     }
@@ -185,7 +190,10 @@ impl<G: Geometry> ArenaTable<G> {
     /// Returns arena `id` (all pools free, on no list) to the system.
     pub(crate) fn release(&mut self, id: ArenaId, emit_events: bool) {
         let obj = &mut self.objs[id.index()];
-        debug_assert_eq!(obj.nfreepools, obj.ntotalpools, "release of an arena in use");
+        debug_assert_eq!(
+            obj.nfreepools, obj.ntotalpools,
+            "release of an arena in use"
+        );
         let base = obj.address.take().expect("release of an unused arena slot");
         obj.freepools = ptr::null_mut();
         obj.prev = None;

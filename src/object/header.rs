@@ -205,7 +205,9 @@ impl Header {
     /// `update_refs`: `gc_refs = rc`, COLLECTING set. The list becomes singly linked here.
     #[inline]
     pub(crate) fn start_collecting(&self) {
-        self.prev.set(ptr::without_provenance_mut((self.rc.get() as usize) << 1 | COLLECTING));
+        self.prev.set(ptr::without_provenance_mut(
+            (self.rc.get() as usize) << 1 | COLLECTING,
+        ));
     }
 
     #[inline]
@@ -215,7 +217,8 @@ impl Header {
 
     #[inline]
     pub(crate) fn set_gc_refs(&self, refs: usize) {
-        self.prev.set(ptr::without_provenance_mut(refs << 1 | COLLECTING));
+        self.prev
+            .set(ptr::without_provenance_mut(refs << 1 | COLLECTING));
     }
 
     #[inline]

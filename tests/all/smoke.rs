@@ -9,7 +9,9 @@ struct Node {
 }
 
 fn node(heap: &Heap) -> Gc<Node> {
-    heap.alloc(Node { edges: RefCell::new(Vec::new()) })
+    heap.alloc(Node {
+        edges: RefCell::new(Vec::new()),
+    })
 }
 
 #[test]
@@ -91,15 +93,24 @@ impl Finalize for Fin {
 fn finalizers_and_resurrection() {
     let heap = Heap::new();
     heap.disable();
-    let a = heap.alloc_with_finalizer(Fin { edges: RefCell::new(vec![]), resurrect: false });
-    let b = heap.alloc_with_finalizer(Fin { edges: RefCell::new(vec![]), resurrect: false });
+    let a = heap.alloc_with_finalizer(Fin {
+        edges: RefCell::new(vec![]),
+        resurrect: false,
+    });
+    let b = heap.alloc_with_finalizer(Fin {
+        edges: RefCell::new(vec![]),
+        resurrect: false,
+    });
     a.edges.borrow_mut().push(b.clone());
     b.edges.borrow_mut().push(a.clone());
     drop((a, b));
     assert_eq!(heap.collect(), 2);
     assert_eq!(FIN.with(Cell::get), 2);
 
-    let l = heap.alloc_with_finalizer(Fin { edges: RefCell::new(vec![]), resurrect: true });
+    let l = heap.alloc_with_finalizer(Fin {
+        edges: RefCell::new(vec![]),
+        resurrect: true,
+    });
     l.edges.borrow_mut().push(l.clone());
     assert!(!heap.is_finalized(&l));
     drop(l);
@@ -124,7 +135,9 @@ impl LegacyFinalize for Legacy {
 fn legacy_and_saveall() {
     let heap = Heap::new();
     heap.disable();
-    let l = heap.alloc_with_legacy_finalizer(Legacy { edges: RefCell::new(vec![]) });
+    let l = heap.alloc_with_legacy_finalizer(Legacy {
+        edges: RefCell::new(vec![]),
+    });
     l.edges.borrow_mut().push(l.clone());
     let p = node(&heap);
     p.edges.borrow_mut().push(p.clone());
