@@ -7,9 +7,14 @@ pub mod alloc;
 pub mod gc;
 mod heap;
 mod object;
+#[cfg(feature = "testutil")]
+#[doc(hidden)]
+pub mod testutil;
 
-pub use gc::{CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable};
-pub use heap::{AllocError, Heap, HeapConfig, DEFAULT_THRESHOLDS};
+pub use gc::{
+    CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable,
+};
+pub use heap::{AllocError, DEFAULT_THRESHOLDS, Heap, HeapConfig};
 pub use object::handle::{AnyGc, Gc, Handle};
 pub use object::trace::{Trace, Visitor};
 pub use object::weak::{Weak, WeakValueMap};

@@ -22,11 +22,11 @@ use std::time::Instant;
 
 use super::list::GcList;
 use super::{CallbackPhase, CollectingGuard, CollectionInfo, DebugFlags};
-use crate::heap::{lists, HeapInner};
-use crate::object::handle::{self, AnyGc};
-use crate::object::header::{flag, ObjRef};
-use crate::object::visit::VisitOp;
 use crate::Visitor;
+use crate::heap::{HeapInner, lists};
+use crate::object::handle::{self, AnyGc};
+use crate::object::header::{ObjRef, flag};
+use crate::object::visit::VisitOp;
 
 impl HeapInner {
     /// `gc.collect(g)`: explicit collection, with callbacks; 0 if one is already running.
@@ -64,18 +64,33 @@ impl HeapInner {
     }
 
     fn collect_with_callbacks(&self, generation: usize) -> usize {
-        let start = CollectionInfo { generation, collected: 0, uncollectable: 0 };
+        let start = CollectionInfo {
+            generation,
+            collected: 0,
+            uncollectable: 0,
+        };
         self.invoke_callbacks(CallbackPhase::Start, &start);
         let (collected, uncollectable) = self.collect_main(generation);
-        let stop = CollectionInfo { generation, collected, uncollectable };
+        let stop = CollectionInfo {
+            generation,
+            collected,
+            uncollectable,
+        };
         self.invoke_callbacks(CallbackPhase::Stop, &stop);
         collected + uncollectable
     }
 
     fn invoke_callbacks(&self, phase: CallbackPhase, info: &CollectionInfo) {
-        let callbacks: Vec<_> = self.callbacks.borrow().iter().map(|(_, cb)| cb.clone()).collect();
+        let callbacks: Vec<_> = self
+            .callbacks
+            .borrow()
+            .iter()
+            .map(|(_, cb)| cb.clone())
+            .collect();
         for callback in callbacks {
-            let Ok(mut callback) = callback.try_borrow_mut() else { continue };
+            let Ok(mut callback) = callback.try_borrow_mut() else {
+                continue;
+            };
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| callback(phase, info))) {
                 self.report_unraisable("gc callback".to_string(), payload);
             }
@@ -118,7 +133,11 @@ impl HeapInner {
         for g in 0..generation {
             young.merge_from(self.generation(g));
         }
-        let old = if generation < 2 { self.generation(generation + 1) } else { young };
+        let old = if generation < 2 {
+            self.generation(generation + 1)
+        } else {
+            young
+        };
 
         // 3–5. Find what is unreachable from outside the set.
         let unreachable = self.list(lists::UNREACHABLE);
@@ -133,7 +152,8 @@ impl HeapInner {
         //    the 25% rule). Both counts are taken before any finalizer runs, as in CPython.
         if generation < 2 {
             if generation == 1 {
-                self.long_lived_pending.set(self.long_lived_pending.get() + young.len());
+                self.long_lived_pending
+                    .set(self.long_lived_pending.get() + young.len());
             }
             old.merge_from(young);
         } else {
@@ -219,8 +239,9 @@ impl HeapInner {
             }
             if obj.header().has(flag::HAS_WEAKREFS) {
                 for weakref in self.take_weak_list(obj) {
-                    let has_callback =
-                        weakref.weakref().is_some_and(|w| w.callback.borrow().is_some());
+                    let has_callback = weakref
+                        .weakref()
+                        .is_some_and(|w| w.callback.borrow().is_some());
                     // A weak reference that is itself garbage dies with its referent, and its
                     // callback could resurrect garbage: not called.
                     if has_callback && !weakref.header().is_collecting() {
@@ -262,7 +283,11 @@ impl HeapInner {
                 if !h.has(flag::FINALIZED) {
                     h.set(flag::FINALIZED);
                     let hold = AnyGc::new_ref(obj);
-                    self.call_user(|| "finalizer", obj, || handle::call_finalizer(obj, finalize));
+                    self.call_user(
+                        || "finalizer",
+                        obj,
+                        || handle::call_finalizer(obj, finalize),
+                    );
                     self.drop_hold(hold);
                 }
             }
@@ -301,7 +326,9 @@ impl HeapInner {
             if obj.header().has(flag::HAS_WEAKREFS) {
                 // Weak references made during finalizers: cleared without callbacks.
                 for weakref in self.take_weak_list(obj) {
-                    let callback = weakref.weakref().and_then(|w| w.callback.borrow_mut().take());
+                    let callback = weakref
+                        .weakref()
+                        .and_then(|w| w.callback.borrow_mut().take());
                     drop(callback);
                 }
             }
@@ -320,7 +347,8 @@ impl HeapInner {
                     unsafe { handle::drop_value(obj) }
                 }));
                 if let Err(payload) = result {
-                    let context = format!("tp_clear of <{} {:p}>", (obj.vtable().type_name)(), obj.0);
+                    let context =
+                        format!("tp_clear of <{} {:p}>", (obj.vtable().type_name)(), obj.0);
                     self.report_unraisable(context, payload);
                 }
             }
@@ -334,7 +362,11 @@ impl HeapInner {
     fn drop_hold(&self, hold: AnyGc) {
         let obj = hold.obj;
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(hold))) {
-            let context = format!("deallocation of <{} {:p}>", (obj.vtable().type_name)(), obj.0);
+            let context = format!(
+                "deallocation of <{} {:p}>",
+                (obj.vtable().type_name)(),
+                obj.0
+            );
             self.report_unraisable(context, payload);
         }
     }
@@ -351,7 +383,10 @@ fn deduce_unreachable(base: GcList, unreachable: GcList) {
 /// Step 3: `gc_refs = rc` for every object, COLLECTING set.
 fn update_refs(base: GcList) {
     for obj in base.iter() {
-        assert!(obj.header().rc() > 0, "pygc: a tracked object has refcount 0 in update_refs");
+        assert!(
+            obj.header().rc() > 0,
+            "pygc: a tracked object has refcount 0 in update_refs"
+        );
         obj.header().start_collecting();
     }
 }
@@ -393,7 +428,9 @@ fn move_unreachable(young: GcList, unreachable: GcList) {
             let u = unreachable.head();
             let last = u.header().prev();
             // SAFETY: the tail of `unreachable` (or its sentinel) is live.
-            unsafe { ObjRef::from_raw(last) }.header().set_next(obj.as_ptr());
+            unsafe { ObjRef::from_raw(last) }
+                .header()
+                .set_next(obj.as_ptr());
             h.set_prev(last);
             h.set_next(u.as_ptr());
             u.header().set_prev_plain(obj.as_ptr());

@@ -133,10 +133,18 @@ impl GcList {
         for node in self.iter() {
             assert_eq!(node.header().prev(), prev, "gc list: broken prev link");
             if let Some(c) = expect_collecting {
-                assert_eq!(node.header().is_collecting(), c, "gc list: unexpected COLLECTING state");
+                assert_eq!(
+                    node.header().is_collecting(),
+                    c,
+                    "gc list: unexpected COLLECTING state"
+                );
             }
             prev = node.as_ptr();
         }
-        assert_eq!(self.0.header().prev(), prev, "gc list: sentinel prev is not the tail");
+        assert_eq!(
+            self.0.header().prev(),
+            prev,
+            "gc list: sentinel prev is not the tail"
+        );
     }
 }

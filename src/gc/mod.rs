@@ -97,9 +97,26 @@ impl std::ops::BitOr for DebugFlags {
 
 impl fmt::Debug for DebugFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names = [(1, "STATS"), (2, "COLLECTABLE"), (4, "UNCOLLECTABLE"), (32, "SAVEALL")];
-        let set: Vec<&str> = names.iter().filter(|(b, _)| self.0 & b != 0).map(|(_, n)| *n).collect();
-        write!(f, "DebugFlags({})", if set.is_empty() { "empty".to_string() } else { set.join(" | ") })
+        let names = [
+            (1, "STATS"),
+            (2, "COLLECTABLE"),
+            (4, "UNCOLLECTABLE"),
+            (32, "SAVEALL"),
+        ];
+        let set: Vec<&str> = names
+            .iter()
+            .filter(|(b, _)| self.0 & b != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        write!(
+            f,
+            "DebugFlags({})",
+            if set.is_empty() {
+                "empty".to_string()
+            } else {
+                set.join(" | ")
+            }
+        )
     }
 }
 

@@ -14,7 +14,7 @@ use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
 
-use super::header::{flag, Header, ObjRef};
+use super::header::{Header, ObjRef, flag};
 use super::vtable::VTable;
 use crate::heap::HeapInner;
 use crate::{Finalize, LegacyFinalize, Trace, Visitor};
@@ -63,7 +63,10 @@ impl<T: 'static> Gc<T> {
     /// `obj` is a live object whose value type is `T`; one count is transferred.
     #[inline]
     pub(crate) unsafe fn from_obj(obj: ObjRef) -> Gc<T> {
-        Gc { ptr: obj.0.cast(), _owns: PhantomData }
+        Gc {
+            ptr: obj.0.cast(),
+            _owns: PhantomData,
+        }
     }
 
     #[inline]
@@ -134,7 +137,10 @@ impl<T: 'static> Clone for Gc<T> {
     #[inline]
     fn clone(&self) -> Self {
         self.header().inc_rc();
-        Gc { ptr: self.ptr, _owns: PhantomData }
+        Gc {
+            ptr: self.ptr,
+            _owns: PhantomData,
+        }
     }
 }
 
@@ -362,7 +368,12 @@ pub(crate) fn new_box<T>(heap: &HeapInner, vtable: &'static VTable, value: T) ->
     };
     let ptr = ptr.cast::<GcBox<T>>();
     // SAFETY: `alloc_box` returned memory for `vtable.layout`, which is `GcBox<T>`'s layout.
-    unsafe { ptr.as_ptr().write(GcBox { header: Header::new(vtable, shift), value }) };
+    unsafe {
+        ptr.as_ptr().write(GcBox {
+            header: Header::new(vtable, shift),
+            value,
+        })
+    };
     Ok(ObjRef(ptr.cast()))
 }
 

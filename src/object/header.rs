@@ -146,6 +146,12 @@ impl Header {
         self.flags.set(self.flags.get() & !bits);
     }
 
+    /// All flag bits (for diagnostics).
+    #[cfg(any(test, feature = "checked"))]
+    pub(crate) fn flags_bits(&self) -> u32 {
+        self.flags.get()
+    }
+
     #[inline]
     pub(crate) fn owner_shift(&self) -> u32 {
         self.flags.get() >> flag::SHIFT_POS
@@ -205,7 +211,9 @@ impl Header {
     /// `update_refs`: `gc_refs = rc`, COLLECTING set. The list becomes singly linked here.
     #[inline]
     pub(crate) fn start_collecting(&self) {
-        self.prev.set(ptr::without_provenance_mut((self.rc.get() as usize) << 1 | COLLECTING));
+        self.prev.set(ptr::without_provenance_mut(
+            (self.rc.get() as usize) << 1 | COLLECTING,
+        ));
     }
 
     #[inline]
@@ -215,7 +223,8 @@ impl Header {
 
     #[inline]
     pub(crate) fn set_gc_refs(&self, refs: usize) {
-        self.prev.set(ptr::without_provenance_mut(refs << 1 | COLLECTING));
+        self.prev
+            .set(ptr::without_provenance_mut(refs << 1 | COLLECTING));
     }
 
     #[inline]

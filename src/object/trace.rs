@@ -119,9 +119,32 @@ macro_rules! atoms {
 }
 
 atoms!(
-    (), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
-    String, &'static str, std::num::NonZeroU32, std::num::NonZeroU64, std::num::NonZeroUsize,
-    std::time::Duration, std::path::PathBuf, std::ffi::OsString, std::any::TypeId
+    (),
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    String,
+    &'static str,
+    std::num::NonZeroU32,
+    std::num::NonZeroU64,
+    std::num::NonZeroUsize,
+    std::time::Duration,
+    std::path::PathBuf,
+    std::ffi::OsString,
+    std::any::TypeId
 );
 
 // SAFETY: `PhantomData` holds nothing.

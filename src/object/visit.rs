@@ -1,6 +1,6 @@
 //! What a visit means in each collector phase (the `visitproc`s of CPython's gcmodule.c).
 
-use super::header::{flag, ObjRef};
+use super::header::{ObjRef, flag};
 use crate::gc::list::GcList;
 
 /// The action a [`Visitor`](crate::Visitor) applies to each reported handle.

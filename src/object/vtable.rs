@@ -32,7 +32,9 @@ pub(crate) struct VTable {
 
 impl std::fmt::Debug for VTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VTable").field("type", &(self.type_name)()).finish_non_exhaustive()
+        f.debug_struct("VTable")
+            .field("type", &(self.type_name)())
+            .finish_non_exhaustive()
     }
 }
 
@@ -44,7 +46,7 @@ pub(crate) struct WithLegacyFinalizer;
 /// Compile-time construction of the `VTable` of `T` with finalizer kind `K`.
 pub(crate) struct VTableOf<T, K>(PhantomData<(T, K)>);
 
-use super::handle::{drop_value_shim, finalize_shim, legacy_finalize_shim, trace_shim, GcBox};
+use super::handle::{GcBox, drop_value_shim, finalize_shim, legacy_finalize_shim, trace_shim};
 use crate::object::weak::WeakRefObj;
 use crate::{Finalize, LegacyFinalize, Trace};
 

@@ -21,7 +21,7 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 
 use super::handle::{AnyGc, Gc, Handle};
-use super::header::{flag, ObjRef};
+use super::header::{ObjRef, flag};
 use super::vtable::WEAKREF_VTABLE;
 use crate::heap::HeapInner;
 use crate::{Trace, Visitor};
@@ -56,13 +56,15 @@ pub(crate) struct WeakList {
 impl WeakList {
     /// CPython's list order: basic first, then newest first.
     pub(crate) fn in_order(&self) -> impl Iterator<Item = ObjRef> + '_ {
-        self.basic.iter().copied().chain(self.with_callbacks.iter().rev().copied())
+        self.basic
+            .iter()
+            .copied()
+            .chain(self.with_callbacks.iter().rev().copied())
     }
 
     pub(crate) fn len(&self) -> usize {
         self.basic.is_some() as usize + self.with_callbacks.len()
     }
-
 }
 
 /// A weak reference: names an object without keeping it alive.
@@ -90,7 +92,10 @@ impl<T: 'static> Weak<T> {
     }
 
     pub(crate) fn from_weakref(weakref: Gc<WeakRefObj>) -> Weak<T> {
-        Weak { weakref, _referent: PhantomData }
+        Weak {
+            weakref,
+            _referent: PhantomData,
+        }
     }
 
     /// A strong handle to the referent, or `None` if it has died (or its value was dropped by
@@ -128,7 +133,10 @@ impl<T: 'static> Weak<T> {
 
 impl<T: 'static> Clone for Weak<T> {
     fn clone(&self) -> Self {
-        Weak { weakref: self.weakref.clone(), _referent: PhantomData }
+        Weak {
+            weakref: self.weakref.clone(),
+            _referent: PhantomData,
+        }
     }
 }
 
@@ -169,11 +177,16 @@ impl<T: 'static> Gc<T> {
     ///
     /// The closure is opaque to the collector: handles it captures are strong edges the
     /// collector cannot see (they keep their targets alive). Capture `Weak`s or plain data.
-    pub fn downgrade_with_callback(this: &Self, callback: impl FnOnce(Weak<T>) + 'static) -> Weak<T> {
+    pub fn downgrade_with_callback(
+        this: &Self,
+        callback: impl FnOnce(Weak<T>) + 'static,
+    ) -> Weak<T> {
         let referent = this.obj();
         let heap = HeapInner::of(referent);
         let erased: Callback = Box::new(move |weakref: AnyGc| {
-            let weakref = weakref.downcast_internal::<WeakRefObj>().expect("weak reference object");
+            let weakref = weakref
+                .downcast_internal::<WeakRefObj>()
+                .expect("weak reference object");
             callback(Weak::from_weakref(weakref));
         });
         let weakref = new_weakref(heap, referent, Some(erased));
@@ -195,7 +208,10 @@ fn handle_for(weakref: ObjRef) -> Gc<WeakRefObj> {
 }
 
 fn new_weakref(heap: &HeapInner, referent: ObjRef, callback: Option<Callback>) -> Gc<WeakRefObj> {
-    let value = WeakRefObj { referent: Cell::new(Some(referent)), callback: RefCell::new(callback) };
+    let value = WeakRefObj {
+        referent: Cell::new(Some(referent)),
+        callback: RefCell::new(callback),
+    };
     heap.alloc_object(WEAKREF_VTABLE, value)
         .unwrap_or_else(|_| std::alloc::handle_alloc_error(WEAKREF_VTABLE.layout))
 }
@@ -226,7 +242,9 @@ pub struct WeakValueMap<K, V: 'static> {
 
 impl<K, V: 'static> fmt::Debug for WeakValueMap<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WeakValueMap").field("len", &self.inner.borrow().len()).finish()
+        f.debug_struct("WeakValueMap")
+            .field("len", &self.inner.borrow().len())
+            .finish()
     }
 }
 
@@ -239,7 +257,9 @@ impl<K: Eq + Hash + Clone + 'static, V: 'static> Default for WeakValueMap<K, V> 
 impl<K: Eq + Hash + Clone + 'static, V: 'static> WeakValueMap<K, V> {
     /// An empty map.
     pub fn new() -> Self {
-        WeakValueMap { inner: Rc::new(RefCell::new(HashMap::new())) }
+        WeakValueMap {
+            inner: Rc::new(RefCell::new(HashMap::new())),
+        }
     }
 
     /// Insert `value` under `key` (weakly), returning the previous live value.
@@ -294,11 +314,15 @@ impl<K: Eq + Hash + Clone + 'static, V: 'static> WeakValueMap<K, V> {
     pub fn entries(&self) -> Vec<(K, Gc<V>)> {
         self.purge();
         let map = self.inner.borrow();
-        map.iter().filter_map(|(k, w)| w.upgrade().map(|v| (k.clone(), v))).collect()
+        map.iter()
+            .filter_map(|(k, w)| w.upgrade().map(|v| (k.clone(), v)))
+            .collect()
     }
 
     fn purge(&self) {
-        let Ok(mut map) = self.inner.try_borrow_mut() else { return };
+        let Ok(mut map) = self.inner.try_borrow_mut() else {
+            return;
+        };
         map.retain(|_, w| !w.is_dead());
     }
 }

@@ -9,7 +9,9 @@ struct Node {
 }
 
 fn node(heap: &Heap) -> Gc<Node> {
-    heap.alloc(Node { edges: RefCell::new(Vec::new()) })
+    heap.alloc(Node {
+        edges: RefCell::new(Vec::new()),
+    })
 }
 
 #[test]
@@ -32,7 +34,10 @@ fn ring_and_live_graph() {
     heap.disable();
     let nodes: Vec<_> = (0..1000).map(|_| node(&heap)).collect();
     for i in 0..1000 {
-        nodes[i].edges.borrow_mut().push(nodes[(i + 1) % 1000].clone());
+        nodes[i]
+            .edges
+            .borrow_mut()
+            .push(nodes[(i + 1) % 1000].clone());
     }
     let keep = nodes[0].clone();
     drop(nodes);
@@ -90,15 +95,24 @@ impl Finalize for Fin {
 fn finalizers_and_resurrection() {
     let heap = Heap::new();
     heap.disable();
-    let a = heap.alloc_with_finalizer(Fin { edges: RefCell::new(vec![]), resurrect: false });
-    let b = heap.alloc_with_finalizer(Fin { edges: RefCell::new(vec![]), resurrect: false });
+    let a = heap.alloc_with_finalizer(Fin {
+        edges: RefCell::new(vec![]),
+        resurrect: false,
+    });
+    let b = heap.alloc_with_finalizer(Fin {
+        edges: RefCell::new(vec![]),
+        resurrect: false,
+    });
     a.edges.borrow_mut().push(b.clone());
     b.edges.borrow_mut().push(a.clone());
     drop((a, b));
     assert_eq!(heap.collect(), 2);
     assert_eq!(FIN.with(Cell::get), 2);
 
-    let l = heap.alloc_with_finalizer(Fin { edges: RefCell::new(vec![]), resurrect: true });
+    let l = heap.alloc_with_finalizer(Fin {
+        edges: RefCell::new(vec![]),
+        resurrect: true,
+    });
     l.edges.borrow_mut().push(l.clone());
     assert!(!heap.is_finalized(&l));
     drop(l);
@@ -123,7 +137,9 @@ impl LegacyFinalize for Legacy {
 fn legacy_and_saveall() {
     let heap = Heap::new();
     heap.disable();
-    let l = heap.alloc_with_legacy_finalizer(Legacy { edges: RefCell::new(vec![]) });
+    let l = heap.alloc_with_legacy_finalizer(Legacy {
+        edges: RefCell::new(vec![]),
+    });
     l.edges.borrow_mut().push(l.clone());
     let p = node(&heap);
     p.edges.borrow_mut().push(p.clone());
