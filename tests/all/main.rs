@@ -1,3 +1,4 @@
 //! Integration tests.
 mod props;
+mod regressions;
 mod smoke;
