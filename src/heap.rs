@@ -172,7 +172,19 @@ impl HeapInner {
                 self.collect_automatic();
             }
         }
-        let obj = handle::new_box(self, vtable, value)?;
+        let obj = match handle::new_box(self, vtable, value) {
+            Ok(obj) => obj,
+            Err(value) => {
+                // Out of memory: take back the count this allocation added, so a failed
+                // `try_alloc` leaves `count()` as it was (CPython counts only after malloc).
+                if vtable.gc_capable {
+                    let mut counts = self.counts.get();
+                    counts[0] = counts[0].saturating_sub(1);
+                    self.counts.set(counts);
+                }
+                return Err(value);
+            }
+        };
         self.live.set(self.live.get() + 1);
         if vtable.gc_capable {
             self.generation(0).append(obj);
@@ -196,6 +208,11 @@ impl HeapInner {
             // now so no collection ever sees an object whose count is zero.
             if obj.header().is_tracked() {
                 GcList::unlink(obj);
+            }
+            // A queued weak-reference object leaves its referent's weak list now (CPython's
+            // `weakref_dealloc` clears first), so nothing can revive it through that list.
+            if obj.vtable().is_weakref {
+                this.detach_weakref(obj);
             }
             this.trashcan.borrow_mut().push(obj);
             return;
@@ -901,11 +918,16 @@ impl HeapInner {
                     "check_invariants: work list {i} not empty while idle"
                 );
             }
-            // The trashcan is drained when no teardown runs.
-            assert!(
-                self.trashcan.borrow().is_empty(),
-                "check_invariants: trashcan not empty while idle"
-            );
+            // The trashcan is drained when no teardown runs, except after a `Drop` panicked
+            // out of one: the deaths it queued wait (untracked, count zero) for the next
+            // teardown or collection. `Heap::trashcan_len` tells how many.
+            for &obj in self.trashcan.borrow().iter() {
+                let h = obj.header();
+                assert!(
+                    h.rc() == 0 && h.has(flag::TRASHED) && !h.is_tracked(),
+                    "check_invariants: trashcan entry {obj:?} is not a queued death"
+                );
+            }
         }
         assert!(
             tracked <= self.live.get(),
@@ -966,13 +988,21 @@ impl Heap {
     ///
     /// Checked: every generation list (and the permanent one) is doubly linked, holds only
     /// GC-capable objects of this heap with refcount > 0 and, between collections, no
-    /// COLLECTING bit or collection flag; the collector's work lists and the trashcan are
-    /// empty when idle; tracked objects never outnumber live ones; every weak-list entry
+    /// COLLECTING bit or collection flag; the collector's work lists are empty when idle; tracked objects never outnumber live ones; every weak-list entry
     /// lists live weak-reference objects, without duplicates, whose referent is its key.
+    /// Deaths queued in the trashcan while idle (only after a `Drop` panicked out of a
+    /// teardown) must have count zero and be untracked.
     ///
     /// Meant for tests and fuzzing (feature `checked`); cheap parts of it are asserted
     /// inline elsewhere.
     pub fn check_invariants(&self) -> usize {
         self.inner().check_invariants()
+    }
+
+    /// Deaths waiting in the trashcan: 0 except while a teardown runs, or after a `Drop`
+    /// panicked out of one (the next teardown or collection processes them).
+    #[doc(hidden)]
+    pub fn trashcan_len(&self) -> usize {
+        self.inner().trashcan.borrow().len()
     }
 }

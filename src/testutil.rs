@@ -17,7 +17,7 @@
 //! objects finalizers resurrected, and `gc.garbage`. Every object counts its drops in a shared
 //! `Rc<Cell<u32>>`. After every op [`Interpreter::check`] asserts:
 //!
-//! 1. `Heap::check_invariants` passes;
+//! 1. `Heap::check_invariants` passes and the trashcan is empty;
 //! 2. no object was dropped twice; no object reachable from a root was dropped;
 //! 3. every weak reference agrees with the model: `upgrade()` is `Some` only if the referent's
 //!    value is alive (and is that referent); `None` only if it was dropped or may have been
@@ -770,6 +770,11 @@ impl Interpreter {
             "after {op:?}: failures in user code: {failures:?}"
         );
         let tracked = sh.heap.check_invariants();
+        assert_eq!(
+            sh.heap.trashcan_len(),
+            0,
+            "after {op:?}: trashcan not empty while idle"
+        );
         let reach = self.reachability();
         let mut st = sh.state.borrow_mut();
         let st = &mut *st;

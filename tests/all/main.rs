@@ -1,4 +1,5 @@
 //! Integration tests.
+mod failure;
 mod props;
 mod regressions;
 mod smoke;

@@ -101,3 +101,41 @@ fn fuzz_seed_corpus() {
         testutil::run(&testutil::ops_from_bytes(&bytes));
     }
 }
+
+/// Found by `graph_ops` (seconds into the second run): `debug_assert_eq!(rc, 0)` failed in
+/// `HeapInner::dealloc`. An object whose count reached zero *during another object's
+/// teardown* waits in the trashcan (count 0, value alive, weak references not yet cleared).
+/// A weak-reference callback run by that teardown upgraded a weak reference to the queued
+/// object and got a handle: the count went back up, and the trashcan later deallocated a
+/// live object (use after free in release builds). CPython's `PyWeakref_GET_OBJECT` treats a
+/// referent with refcount 0 as dead; `Weak::upgrade` now does too. The same window let a
+/// queued *weak-reference object* be revived through its referent's weak list (by
+/// `Gc::downgrade` reusing it, or by a callback call holding it); queued weak-reference
+/// objects are now detached from their referent at once, as CPython's `weakref_dealloc`
+/// clears first.
+#[test]
+fn upgrade_revives_queued_death() {
+    replay("upgrade_revives_queued_death.bin");
+}
+
+/// The same bug, by hand: `a -> [b, c]`, a weak reference to `b`, and one with a callback on
+/// `c` that upgrades it. Dropping `a` queues `b` then `c`; `c`'s teardown runs the callback
+/// while `b` still waits in the trashcan.
+#[test]
+fn callback_upgrade_during_teardown_sees_queued_object_dead() {
+    testutil::run(&[
+        Op::New(Kind::Plain),
+        Op::New(Kind::Plain),
+        Op::New(Kind::Plain),
+        Op::AddEdge { from: 0, to: 1 },
+        Op::AddEdge { from: 0, to: 2 },
+        Op::Downgrade(1),
+        Op::WeakCallback {
+            target: 2,
+            action: testutil::CbAction::Resurrect(0),
+        },
+        Op::DropHandle(1),
+        Op::DropHandle(1),
+        Op::DropHandle(0),
+    ]);
+}
