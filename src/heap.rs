@@ -43,6 +43,8 @@ pub(crate) mod lists {
 /// Default thresholds, as CPython 3.11: (700, 10, 10).
 pub const DEFAULT_THRESHOLDS: [usize; 3] = [700, 10, 10];
 
+type UnraisableHook = Box<dyn FnMut(&Unraisable)>;
+
 pub(crate) type GcCallback = Rc<RefCell<dyn FnMut(CallbackPhase, &CollectionInfo)>>;
 
 /// Configuration of a new [`Heap`].
@@ -86,7 +88,7 @@ pub(crate) struct HeapInner {
     pub(crate) live: Cell<usize>,
     /// The `Heap` handle was dropped: free the state when `live` reaches zero.
     orphaned: Cell<bool>,
-    unraisable_hook: RefCell<Option<Box<dyn FnMut(&Unraisable)>>>,
+    unraisable_hook: RefCell<Option<UnraisableHook>>,
     pub(crate) unraisable_count: Cell<u64>,
 }
 

@@ -9,6 +9,8 @@
 //!   reference object `Gc::downgrade` allocates) calls `std::alloc::handle_alloc_error`, which
 //!   aborts the process. That is checked in a child process, never in this one.
 #![allow(unsafe_code)] // a `GlobalAlloc` impl is necessarily unsafe
+// The value is big on purpose: only its box reaches the failing allocation size.
+#![allow(clippy::result_large_err)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::RefCell;
