@@ -8,7 +8,8 @@
 //! - `Heap::alloc` (and `alloc_with_finalizer`, `alloc_with_legacy_finalizer`, and the weak
 //!   reference object `Gc::downgrade` allocates) calls `std::alloc::handle_alloc_error`, which
 //!   aborts the process. That is checked in a child process, never in this one.
-#![allow(unsafe_code)] // a `GlobalAlloc` impl is necessarily unsafe
+// A `GlobalAlloc` impl is necessarily unsafe.
+#![allow(unsafe_code)]
 // The value is big on purpose: only its box reaches the failing allocation size.
 #![allow(clippy::result_large_err)]
 
