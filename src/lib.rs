@@ -7,6 +7,9 @@ pub mod alloc;
 pub mod gc;
 mod heap;
 mod object;
+#[cfg(feature = "testutil")]
+#[doc(hidden)]
+pub mod testutil;
 
 pub use gc::{
     CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable,

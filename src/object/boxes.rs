@@ -14,7 +14,7 @@
 //! ```
 #![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::Layout;
 use std::ptr::NonNull;
 
 /// Geometry of the large block holding a box of `layout`: (block layout, box offset, log2 A).
@@ -29,8 +29,10 @@ fn large_block(layout: Layout) -> Option<(Layout, usize, u32)> {
 /// Returns the box pointer and the owner shift to record in its header.
 pub(crate) fn alloc_large(layout: Layout, owner: *const ()) -> Option<(NonNull<u8>, u32)> {
     let (block, offset, shift) = large_block(layout)?;
+    // Through the global allocator (not `System` directly), so a program's
+    // `#[global_allocator]` sees object memory, and `tests/alloc_failure.rs` can fail it.
     // SAFETY: `block` has non-zero size (offset >= 16).
-    let base = NonNull::new(unsafe { System.alloc(block) })?;
+    let base = NonNull::new(unsafe { std::alloc::alloc(block) })?;
     // SAFETY: `base` is aligned to at least 32 and valid for `block.size()` bytes, which
     // covers the owner tag at offset 0 and the box at `offset`.
     unsafe {
@@ -48,6 +50,6 @@ pub(crate) unsafe fn free_large(boxed: NonNull<u8>, layout: Layout) {
     // SAFETY: `boxed` is `offset` bytes into the block, with the block's provenance.
     unsafe {
         let base = boxed.sub(offset);
-        System.dealloc(base.as_ptr(), block);
+        std::alloc::dealloc(base.as_ptr(), block);
     }
 }

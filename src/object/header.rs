@@ -146,6 +146,12 @@ impl Header {
         self.flags.set(self.flags.get() & !bits);
     }
 
+    /// All flag bits (for diagnostics).
+    #[cfg(any(test, feature = "checked"))]
+    pub(crate) fn flags_bits(&self) -> u32 {
+        self.flags.get()
+    }
+
     #[inline]
     pub(crate) fn owner_shift(&self) -> u32 {
         self.flags.get() >> flag::SHIFT_POS

@@ -53,6 +53,7 @@ use crate::{Gc, Weak};
 ///
 /// let heap = Heap::new();
 /// let a = heap.alloc(Node { name: "a".into(), edges: RefCell::new(vec![]) });
+/// assert_eq!(a.name, "a");
 /// a.edges.borrow_mut().push(a.clone()); // a self-loop
 /// assert_eq!(a.name, "a");
 /// drop(a);

@@ -102,7 +102,10 @@ impl<T> Weak<T> {
     /// the collector).
     pub fn upgrade(&self) -> Option<Gc<T>> {
         let referent = self.weakref.referent.get()?;
-        if referent.header().has(flag::DEAD) {
+        // A count of zero means the referent is dying: queued in the trashcan, its weak
+        // references not cleared yet. Reviving it would let the trashcan free a live object
+        // (CPython's `PyWeakref_GET_OBJECT` has the same test).
+        if referent.header().has(flag::DEAD) || referent.header().rc() == 0 {
             return None;
         }
         referent.header().inc_rc();

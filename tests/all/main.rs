@@ -1,6 +1,8 @@
 //! The integration suite: one binary, one module per behaviour.
 mod cpython;
 mod differential;
+mod failure;
 mod object_graph;
+mod props;
 mod regressions;
 mod smoke;
