@@ -21,6 +21,8 @@
 //! aborts the process) are skipped and recorded as overflows in
 //! `<target>/criterion/collect-stack-probe.txt`.
 #![allow(missing_docs)]
+// gc_derive 0.5 expands to impls inside a const block.
+#![allow(non_local_definitions)]
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -125,6 +127,16 @@ fn build<H: Clone>(
     }
 }
 
+static PROBING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// In a probe child, report progress on stderr, so the parent can tell in which phase a
+/// stack overflow happened (build, the timed collection, or the untimed cleanup).
+fn phase(p: &str) {
+    if PROBING.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("phase: {p}");
+    }
+}
+
 fn expected(w: Workload, n: usize) -> usize {
     if w == Workload::Live { 0 } else { n }
 }
@@ -145,9 +157,11 @@ fn run_pygc(w: Workload, n: usize) -> Duration {
         |edges| heap.alloc(PNode { edges: RefCell::new(edges) }),
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
+    phase("built");
     let start = Instant::now();
     let found = heap.collect();
     let elapsed = start.elapsed();
+    phase("collected");
     assert_eq!(found, expected(w, n), "pygc {w:?}");
     drop(root);
     drop(heap); // shutdown collection frees W3 (untimed)
@@ -169,9 +183,17 @@ fn run_rust_cc(w: Workload, n: usize) -> Duration {
         |edges| rust_cc::Cc::new(CcNode { edges: RefCell::new(edges) }),
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
+    phase("built");
     let start = Instant::now();
     rust_cc::collect_cycles();
     let elapsed = start.elapsed();
+    phase("collected");
+    // Untimed cleanup without deep recursion: cut W3's edges first, then drop the root.
+    if let Some(root) = &root {
+        for node in root.edges.borrow().iter() {
+            node.edges.borrow_mut().clear();
+        }
+    }
     drop(root);
     rust_cc::collect_cycles();
     elapsed
@@ -196,9 +218,17 @@ fn run_bacon_rajan_cc(w: Workload, n: usize) -> Duration {
         |edges| bacon_rajan_cc::Cc::new(BrNode { edges: RefCell::new(edges) }),
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
+    phase("built");
     let start = Instant::now();
     bacon_rajan_cc::collect_cycles();
     let elapsed = start.elapsed();
+    phase("collected");
+    // Untimed cleanup without deep recursion: cut W3's edges first, then drop the root.
+    if let Some(root) = &root {
+        for node in root.edges.borrow().iter() {
+            node.edges.borrow_mut().clear();
+        }
+    }
     drop(root);
     bacon_rajan_cc::collect_cycles();
     elapsed
@@ -206,8 +236,6 @@ fn run_bacon_rajan_cc(w: Workload, n: usize) -> Duration {
 
 // ---- rust-gc (`gc`) -----------------------------------------------------------------------
 
-// gc_derive 0.5 expands to impls inside a const block.
-#[allow(non_local_definitions)]
 #[derive(gc::Trace, gc::Finalize)]
 struct RgNode {
     edges: gc::GcCell<Vec<gc::Gc<RgNode>>>,
@@ -220,9 +248,17 @@ fn run_rust_gc(w: Workload, n: usize) -> Duration {
         |edges| gc::Gc::new(RgNode { edges: gc::GcCell::new(edges) }),
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
+    phase("built");
     let start = Instant::now();
     gc::force_collect();
     let elapsed = start.elapsed();
+    phase("collected");
+    // Untimed cleanup without deep recursion: cut W3's edges first, then drop the root.
+    if let Some(root) = &root {
+        for node in root.edges.borrow().iter() {
+            node.edges.borrow_mut().clear();
+        }
+    }
     drop(root);
     gc::force_collect();
     elapsed
@@ -243,9 +279,17 @@ fn run_dumpster(w: Workload, n: usize) -> Duration {
         |edges| dumpster::unsync::Gc::new(DNode { edges: RefCell::new(edges) }),
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
+    phase("built");
     let start = Instant::now();
     dumpster::unsync::collect();
     let elapsed = start.elapsed();
+    phase("collected");
+    // Untimed cleanup without deep recursion: cut W3's edges first, then drop the root.
+    if let Some(root) = &root {
+        for node in root.edges.borrow().iter() {
+            node.edges.borrow_mut().clear();
+        }
+    }
     drop(root);
     dumpster::unsync::collect();
     elapsed
@@ -253,9 +297,17 @@ fn run_dumpster(w: Workload, n: usize) -> Duration {
 
 // ---- gcmodule -----------------------------------------------------------------------------
 
-#[derive(gcmodule::Trace)]
 struct GmNode {
     edges: RefCell<Vec<gcmodule::Cc<GmNode>>>,
+}
+
+// Written by hand: gcmodule_derive 0.3's `is_type_tracked` recurses forever on a recursive
+// type (it asks the field types, which ask `GmNode` again), overflowing any stack at the first
+// `Cc::new`. The default `is_type_tracked` (true) is the correct answer here.
+impl gcmodule::Trace for GmNode {
+    fn trace(&self, tracer: &mut gcmodule::Tracer) {
+        self.edges.trace(tracer);
+    }
 }
 
 fn run_gcmodule(w: Workload, n: usize) -> Duration {
@@ -265,10 +317,18 @@ fn run_gcmodule(w: Workload, n: usize) -> Duration {
         |edges| gcmodule::Cc::new(GmNode { edges: RefCell::new(edges) }),
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
+    phase("built");
     let start = Instant::now();
     let found = gcmodule::collect_thread_cycles();
     let elapsed = start.elapsed();
+    phase("collected");
     assert_eq!(found, expected(w, n), "gcmodule {w:?}");
+    // Untimed cleanup without deep recursion: cut W3's edges first, then drop the root.
+    if let Some(root) = &root {
+        for node in root.edges.borrow().iter() {
+            node.edges.borrow_mut().clear();
+        }
+    }
     drop(root);
     gcmodule::collect_thread_cycles();
     elapsed
@@ -292,6 +352,7 @@ const PROBE_ENV: &str = "PYGC_BENCH_PROBE";
 
 /// Child side: run one case once on an 8 MiB-stack thread; a stack overflow kills us.
 fn probe_child(spec: &str) -> ! {
+    PROBING.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut parts = spec.split(':');
     let (lib, w, n) = (
         parts.next().expect("lib").to_string(),
@@ -304,6 +365,7 @@ fn probe_child(spec: &str) -> ! {
         .expect("spawn probe thread")
         .join()
         .expect("probe thread");
+    phase("cleaned");
     std::process::exit(0)
 }
 
@@ -320,20 +382,27 @@ fn probe_all() -> Vec<(String, Workload, usize, String)> {
             continue;
         }
         for lib in LIBS {
-            let status = std::process::Command::new(&exe)
+            let out = std::process::Command::new(&exe)
                 .env(PROBE_ENV, format!("{lib}:{}:{n}", w.name()))
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
+                .stderr(std::process::Stdio::piped())
+                .output()
                 .expect("spawn probe");
-            let outcome = if status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let last = stderr.lines().filter_map(|l| l.strip_prefix("phase: ")).last();
+            let during = match last {
+                None => "build",
+                Some("built") => "collect",
+                Some("collected") => "cleanup",
+                Some(_) => "exit",
+            };
+            let overflow = stderr.contains("has overflowed its stack");
+            let outcome = if out.status.success() {
                 "ok".to_string()
+            } else if overflow {
+                format!("stack-overflow-during-{during}")
             } else {
-                use std::os::unix::process::ExitStatusExt;
-                match status.signal() {
-                    Some(sig) => format!("died(signal {sig}: overflows 8 MiB stack)"),
-                    None => format!("failed({status})"),
-                }
+                format!("failed-during-{during}({})", out.status)
             };
             eprintln!("stack probe: {lib:<15} {:<9} n={n:<8} {outcome}", w.name());
             report.push_str(&format!("{lib} {} {n} {outcome}\n", w.name()));

@@ -37,9 +37,15 @@ struct RNode {
     link: Option<Rc<RefCell<RNode>>>,
 }
 
-#[derive(gcmodule::Trace)]
 struct GNode {
     link: Option<gcmodule::Cc<RefCell<GNode>>>,
+}
+
+// By hand: gcmodule_derive 0.3's `is_type_tracked` recurses forever on recursive types.
+impl gcmodule::Trace for GNode {
+    fn trace(&self, tracer: &mut gcmodule::Tracer) {
+        self.link.trace(tracer);
+    }
 }
 
 // ---- churn -----------------------------------------------------------------------------
