@@ -10,8 +10,7 @@
 //!
 //! The graph is built outside the timed region; only the collect call is timed
 //! (`iter_custom`). pygc builds with automatic gc disabled. Peers with automatic collection
-//! have it turned off where they allow it (rust-cc, dumpster); rust-gc cannot turn it off,
-//! so it may collect while building (untimed). rust-cc and bacon-rajan-cc only scan
+//! have it turned off (rust-cc, dumpster, and rust-gc through its `unstable-config` feature). rust-cc and bacon-rajan-cc only scan
 //! candidate roots buffered by decrements: every node is decremented once while building
 //! (the builder's temporary handles die), so their collection scans the whole graph.
 //!
@@ -69,7 +68,14 @@ const CASES: &[(Workload, usize)] = &[
     (Workload::Live, 100_000),
 ];
 
-const LIBS: &[&str] = &["pygc", "rust_cc", "bacon_rajan_cc", "rust_gc", "dumpster", "gcmodule"];
+const LIBS: &[&str] = &[
+    "pygc",
+    "rust_cc",
+    "bacon_rajan_cc",
+    "rust_gc",
+    "dumpster",
+    "gcmodule",
+];
 
 /// xorshift64*: a fixed, dependency-free random graph shared by every library.
 struct Rng(u64);
@@ -154,7 +160,11 @@ fn run_pygc(w: Workload, n: usize) -> Duration {
     let root = build(
         w,
         n,
-        |edges| heap.alloc(PNode { edges: RefCell::new(edges) }),
+        |edges| {
+            heap.alloc(PNode {
+                edges: RefCell::new(edges),
+            })
+        },
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
     phase("built");
@@ -180,7 +190,11 @@ fn run_rust_cc(w: Workload, n: usize) -> Duration {
     let root = build(
         w,
         n,
-        |edges| rust_cc::Cc::new(CcNode { edges: RefCell::new(edges) }),
+        |edges| {
+            rust_cc::Cc::new(CcNode {
+                edges: RefCell::new(edges),
+            })
+        },
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
     phase("built");
@@ -215,7 +229,11 @@ fn run_bacon_rajan_cc(w: Workload, n: usize) -> Duration {
     let root = build(
         w,
         n,
-        |edges| bacon_rajan_cc::Cc::new(BrNode { edges: RefCell::new(edges) }),
+        |edges| {
+            bacon_rajan_cc::Cc::new(BrNode {
+                edges: RefCell::new(edges),
+            })
+        },
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
     phase("built");
@@ -242,10 +260,17 @@ struct RgNode {
 }
 
 fn run_rust_gc(w: Workload, n: usize) -> Duration {
+    // No automatic collection while building (it would free W1's garbage before the timed
+    // collection, and its recursive marking overflows on long chains).
+    gc::configure(|c| c.threshold = usize::MAX);
     let root = build(
         w,
         n,
-        |edges| gc::Gc::new(RgNode { edges: gc::GcCell::new(edges) }),
+        |edges| {
+            gc::Gc::new(RgNode {
+                edges: gc::GcCell::new(edges),
+            })
+        },
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
     phase("built");
@@ -276,7 +301,11 @@ fn run_dumpster(w: Workload, n: usize) -> Duration {
     let root = build(
         w,
         n,
-        |edges| dumpster::unsync::Gc::new(DNode { edges: RefCell::new(edges) }),
+        |edges| {
+            dumpster::unsync::Gc::new(DNode {
+                edges: RefCell::new(edges),
+            })
+        },
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
     phase("built");
@@ -314,7 +343,11 @@ fn run_gcmodule(w: Workload, n: usize) -> Duration {
     let root = build(
         w,
         n,
-        |edges| gcmodule::Cc::new(GmNode { edges: RefCell::new(edges) }),
+        |edges| {
+            gcmodule::Cc::new(GmNode {
+                edges: RefCell::new(edges),
+            })
+        },
         |a, b| a.edges.borrow_mut().push(b.clone()),
     );
     phase("built");
@@ -389,7 +422,10 @@ fn probe_all() -> Vec<(String, Workload, usize, String)> {
                 .output()
                 .expect("spawn probe");
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let last = stderr.lines().filter_map(|l| l.strip_prefix("phase: ")).last();
+            let last = stderr
+                .lines()
+                .filter_map(|l| l.strip_prefix("phase: "))
+                .last();
             let during = match last {
                 None => "build",
                 Some("built") => "collect",
@@ -410,7 +446,11 @@ fn probe_all() -> Vec<(String, Workload, usize, String)> {
         }
     }
     // <target>/release/deps/collect-<hash> -> <target>/criterion/
-    if let Some(target) = exe.parent().and_then(|d| d.parent()).and_then(|d| d.parent()) {
+    if let Some(target) = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .and_then(|d| d.parent())
+    {
         let dir = target.join("criterion");
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(dir.join("collect-stack-probe.txt"), report);
@@ -418,8 +458,16 @@ fn probe_all() -> Vec<(String, Workload, usize, String)> {
     results
 }
 
-fn survives(probes: &[(String, Workload, usize, String)], lib: &str, w: Workload, n: usize) -> bool {
-    probes.iter().find(|(l, pw, pn, _)| l == lib && *pw == w && *pn == n).is_none_or(|p| p.3 == "ok")
+fn survives(
+    probes: &[(String, Workload, usize, String)],
+    lib: &str,
+    w: Workload,
+    n: usize,
+) -> bool {
+    probes
+        .iter()
+        .find(|(l, pw, pn, _)| l == lib && *pw == w && *pn == n)
+        .is_none_or(|p| p.3 == "ok")
 }
 
 fn benches(c: &mut Criterion, probes: &[(String, Workload, usize, String)]) {
@@ -432,7 +480,10 @@ fn benches(c: &mut Criterion, probes: &[(String, Workload, usize, String)]) {
         g.measurement_time(Duration::from_secs(3));
         for lib in LIBS {
             if !survives(probes, lib, w, n) {
-                eprintln!("skipping {lib} {} n={n}: overflows an 8 MiB stack (see probe)", w.name());
+                eprintln!(
+                    "skipping {lib} {} n={n}: overflows an 8 MiB stack (see probe)",
+                    w.name()
+                );
                 continue;
             }
             g.bench_function(BenchmarkId::from_parameter(lib), |b| {
@@ -450,7 +501,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `--list` and `cargo test --benches` (`--test`... ) still probe: overflow must never
     // take the whole run down.
-    let probes = if args.iter().any(|a| a == "--list") { Vec::new() } else { probe_all() };
+    let probes = if args.iter().any(|a| a == "--list") {
+        Vec::new()
+    } else {
+        probe_all()
+    };
     // The whole benchmark (pygc's W2 included) runs on a thread with an 8 MiB stack.
     std::thread::Builder::new()
         .stack_size(STACK)

@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use pygc::{Gc, Heap, HeapConfig, Trace};
 
 /// Objects per churn iteration.
@@ -52,7 +52,9 @@ impl gcmodule::Trace for GNode {
 
 fn churn_pygc(heap: &Heap, v: &mut Vec<Gc<PNode>>) {
     for _ in 0..CHURN_N {
-        let obj = heap.alloc(PNode { link: RefCell::new(None) });
+        let obj = heap.alloc(PNode {
+            link: RefCell::new(None),
+        });
         if let Some(prev) = v.last() {
             *obj.link.borrow_mut() = Some(prev.clone());
         }
@@ -114,7 +116,10 @@ fn bench_churn(c: &mut Criterion) {
         assert_eq!(heap.live_objects(), 0);
     });
     g.bench_function("pygc_gc_disabled", |b| {
-        let heap = Heap::with_config(HeapConfig { enabled: false, ..HeapConfig::default() });
+        let heap = Heap::with_config(HeapConfig {
+            enabled: false,
+            ..HeapConfig::default()
+        });
         let mut v = Vec::with_capacity(CHURN_N);
         b.iter_custom(|iters| timed(iters, &mut v, |v| churn_pygc(&heap, v)));
         assert_eq!(heap.live_objects(), 0);
@@ -138,7 +143,9 @@ fn bench_clone_drop(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("pygc", |b| {
         let heap = Heap::new();
-        let h = heap.alloc(PNode { link: RefCell::new(None) });
+        let h = heap.alloc(PNode {
+            link: RefCell::new(None),
+        });
         b.iter(|| {
             let c = Gc::clone(black_box(&h));
             drop(black_box(c));
@@ -157,9 +164,13 @@ fn bench_clone_drop(c: &mut Criterion) {
 // ---- deep teardown -------------------------------------------------------------------------
 
 fn pygc_chain(heap: &Heap, n: usize) -> Gc<PNode> {
-    let mut head = heap.alloc(PNode { link: RefCell::new(None) });
+    let mut head = heap.alloc(PNode {
+        link: RefCell::new(None),
+    });
     for _ in 1..n {
-        head = heap.alloc(PNode { link: RefCell::new(Some(head)) });
+        head = heap.alloc(PNode {
+            link: RefCell::new(Some(head)),
+        });
     }
     head
 }
