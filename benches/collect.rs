@@ -422,10 +422,7 @@ fn probe_all() -> Vec<(String, Workload, usize, String)> {
                 .output()
                 .expect("spawn probe");
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let last = stderr
-                .lines()
-                .filter_map(|l| l.strip_prefix("phase: "))
-                .last();
+            let last = stderr.lines().rev().find_map(|l| l.strip_prefix("phase: "));
             let during = match last {
                 None => "build",
                 Some("built") => "collect",

@@ -83,6 +83,7 @@ pub(crate) struct HeapInner {
     pub(crate) live: Cell<usize>,
     /// The `Heap` handle was dropped: free the state when `live` reaches zero.
     orphaned: Cell<bool>,
+    #[allow(clippy::type_complexity)]
     unraisable_hook: RefCell<Option<Box<dyn FnMut(&Unraisable)>>>,
     pub(crate) unraisable_count: Cell<u64>,
 }
