@@ -164,7 +164,7 @@ impl HeapInner {
 
         // 8. Legacy finalizers and everything they reach are uncollectable.
         let finalizers = self.list(lists::FINALIZERS);
-        move_legacy_finalizers(unreachable, finalizers);
+        let has_finalizers = move_legacy_finalizers(unreachable, finalizers);
         move_legacy_finalizer_reachable(finalizers);
 
         // 9.
@@ -178,15 +178,22 @@ impl HeapInner {
         let weakrefs_freed = self.handle_weakrefs(unreachable, old);
 
         // 11. PEP 442 finalizers, once per object.
-        self.finalize_garbage(unreachable);
-
         // 12. Whatever a finalizer made reachable again survives, with all it reaches.
+        //     Only a finalizer can resurrect (weak-reference callbacks cannot reach the
+        //     garbage: every weak reference into it was cleared first), so garbage without
+        //     pending finalizers skips both steps (7 walks over the garbage).
         let still_unreachable = self.list(lists::STILL_UNREACHABLE);
-        handle_resurrected_objects(unreachable, still_unreachable, old);
+        if has_finalizers {
+            self.finalize_garbage(unreachable);
+            handle_resurrected_objects(unreachable, still_unreachable, old);
+        } else {
+            still_unreachable.merge_from(unreachable);
+        }
 
         // 13–14. Count and break the garbage.
-        let collected = weakrefs_freed + still_unreachable.len();
-        self.delete_garbage(still_unreachable, old, debug);
+        let garbage_len = still_unreachable.len();
+        let collected = weakrefs_freed + garbage_len;
+        self.delete_garbage(still_unreachable, old, debug, garbage_len);
 
         // 15. Uncollectable accounting.
         let uncollectable = finalizers.len();
@@ -304,7 +311,13 @@ impl HeapInner {
     /// 2. mark every object DEAD, so a `Drop` reaching co-garbage sees a dead handle;
     /// 3. drop every value (panics are reported, not propagated);
     /// 4. release the holds: each object is freed as its count reaches zero.
-    fn delete_garbage(&self, still_unreachable: GcList, old: GcList, debug: DebugFlags) {
+    fn delete_garbage(
+        &self,
+        still_unreachable: GcList,
+        old: GcList,
+        debug: DebugFlags,
+        len: usize,
+    ) {
         if debug.contains(DebugFlags::SAVEALL) {
             let mut garbage = self.garbage.borrow_mut();
             for obj in still_unreachable.iter() {
@@ -317,7 +330,7 @@ impl HeapInner {
             old.merge_from(still_unreachable);
             return;
         }
-        let mut holds: Vec<AnyGc> = Vec::with_capacity(still_unreachable.len());
+        let mut holds: Vec<AnyGc> = Vec::with_capacity(len);
         while let Some(obj) = still_unreachable.first() {
             holds.push(AnyGc::new_ref(obj));
             GcList::unlink(obj);
@@ -443,12 +456,18 @@ fn move_unreachable(young: GcList, unreachable: GcList) {
 }
 
 /// Step 8a: clear UNREACHABLE; legacy-finalizer objects move to `finalizers`, not COLLECTING.
-fn move_legacy_finalizers(unreachable: GcList, finalizers: GcList) {
+/// Returns whether an object left in `unreachable` may have a PEP 442 finalizer to run.
+fn move_legacy_finalizers(unreachable: GcList, finalizers: GcList) -> bool {
+    let mut has_finalizers = false;
     let mut cursor = unreachable.first();
     while let Some(obj) = cursor {
         let next = obj.header().next();
         obj.header().clear(flag::UNREACHABLE);
-        if obj.vtable().legacy_finalize.is_some() {
+        let vtable = obj.vtable();
+        if vtable.finalize.is_some() && !obj.header().has(flag::FINALIZED) {
+            has_finalizers = true;
+        }
+        if vtable.legacy_finalize.is_some() {
             obj.header().clear_collecting();
             finalizers.move_in(obj);
         }
@@ -456,6 +475,7 @@ fn move_legacy_finalizers(unreachable: GcList, finalizers: GcList) {
             // SAFETY: a node of `unreachable`: live.
             .then(|| unsafe { ObjRef::from_raw(next) });
     }
+    has_finalizers
 }
 
 /// Step 8b: everything reachable from `finalizers` that is still garbage joins it.
