@@ -33,7 +33,9 @@ struct Pygc(Allocator);
 impl Contender for Pygc {
     #[inline(always)]
     fn alloc(&mut self, l: Layout) -> *mut u8 {
-        self.0.alloc(l).map_or(std::ptr::null_mut(), NonNull::as_ptr)
+        self.0
+            .alloc(l)
+            .map_or(std::ptr::null_mut(), NonNull::as_ptr)
     }
     #[inline(always)]
     unsafe fn free(&mut self, p: *mut u8, l: Layout) {
@@ -129,7 +131,12 @@ fn sequence() -> (Vec<usize>, Vec<(u32, u32)>) {
     (initial, steps)
 }
 
-fn random<C: Contender>(c: &mut C, initial: &[usize], steps: &[(u32, u32)], iters: u64) -> Duration {
+fn random<C: Contender>(
+    c: &mut C,
+    initial: &[usize],
+    steps: &[(u32, u32)],
+    iters: u64,
+) -> Duration {
     let mut slots: Vec<(*mut u8, usize)> = initial
         .iter()
         .map(|&n| (c.alloc(Layout::from_size_align(n, 8).unwrap()), n))
@@ -177,8 +184,12 @@ fn bench_random(cr: &mut Criterion) {
         let mut c = Pygc(Allocator::new());
         b.iter_custom(|n| random(&mut c, &initial, &steps, n))
     });
-    g.bench_function("system", |b| b.iter_custom(|n| random(&mut Sys, &initial, &steps, n)));
-    g.bench_function("mimalloc", |b| b.iter_custom(|n| random(&mut Mi, &initial, &steps, n)));
+    g.bench_function("system", |b| {
+        b.iter_custom(|n| random(&mut Sys, &initial, &steps, n))
+    });
+    g.bench_function("mimalloc", |b| {
+        b.iter_custom(|n| random(&mut Mi, &initial, &steps, n))
+    });
     g.bench_function("bumpalo_alloc_only", |b| {
         let mut c = Bump(bumpalo::Bump::new(), 0);
         b.iter_custom(|n| random(&mut c, &initial, &steps, n))

@@ -64,7 +64,11 @@ fn is_small<G: Geometry>(l: Layout) -> bool {
 fn assert_intact(b: &Live, len: usize) {
     // SAFETY: the block is live with at least `layout.size() >= len` bytes.
     let bytes = unsafe { std::slice::from_raw_parts(b.ptr.as_ptr(), len) };
-    assert!(bytes.iter().all(|&x| x == b.fill), "contents of {:p} changed", b.ptr);
+    assert!(
+        bytes.iter().all(|&x| x == b.fill),
+        "contents of {:p} changed",
+        b.ptr
+    );
 }
 
 fn fill(b: &Live) {
@@ -75,11 +79,24 @@ fn fill(b: &Live) {
 /// Inserts a block into the model, checking alignment and non-overlap.
 fn insert<G: Geometry>(a: &Allocator<G>, model: &mut BTreeMap<usize, Live>, b: Live) {
     let start = b.ptr.as_ptr().addr();
-    assert_eq!(start % b.layout.align(), 0, "{:?} misaligned at {start:#x}", b.layout);
-    assert_eq!(a.owns(b.ptr.as_ptr()), is_small::<G>(b.layout), "wrong path for {:?}", b.layout);
+    assert_eq!(
+        start % b.layout.align(),
+        0,
+        "{:?} misaligned at {start:#x}",
+        b.layout
+    );
+    assert_eq!(
+        a.owns(b.ptr.as_ptr()),
+        is_small::<G>(b.layout),
+        "wrong path for {:?}",
+        b.layout
+    );
     let end = start + b.layout.size().max(1);
     if let Some((&s, p)) = model.range(..=start).next_back() {
-        assert!(s + p.layout.size().max(1) <= start, "overlaps the block at {s:#x}");
+        assert!(
+            s + p.layout.size().max(1) <= start,
+            "overlaps the block at {s:#x}"
+        );
     }
     if let Some((&s, _)) = model.range(start..).next() {
         assert!(end <= s, "overlaps the block at {s:#x}");
@@ -102,8 +119,14 @@ fn check_stats<G: Geometry>(a: &Allocator<G>, model: &BTreeMap<usize, Live>) {
     let mut in_use = 0;
     let mut large = 0;
     for (i, c) in s.class_rows().iter().enumerate() {
-        let bpp = SizeClass::from_index::<G>(i).unwrap().blocks_per_pool::<G>();
-        assert_eq!(c.blocks_in_use + c.blocks_available, c.pools * bpp, "class {i}");
+        let bpp = SizeClass::from_index::<G>(i)
+            .unwrap()
+            .blocks_per_pool::<G>();
+        assert_eq!(
+            c.blocks_in_use + c.blocks_available,
+            c.pools * bpp,
+            "class {i}"
+        );
         in_use += c.blocks_in_use;
     }
     for b in model.values() {
@@ -126,7 +149,15 @@ fn run<G: Geometry>(ops: &[Op]) {
                 let layout = Layout::from_size_align(size, 1 << align_pow).unwrap();
                 let ptr = a.alloc(layout).expect("out of memory");
                 next_fill = next_fill.wrapping_add(1).max(1);
-                insert(&a, &mut model, Live { ptr, layout, fill: next_fill });
+                insert(
+                    &a,
+                    &mut model,
+                    Live {
+                        ptr,
+                        layout,
+                        fill: next_fill,
+                    },
+                );
             }
             Op::Dealloc { pick } => {
                 if let Some(b) = take(&mut model, pick) {
@@ -171,13 +202,23 @@ fn run<G: Geometry>(ops: &[Op]) {
     check_stats(&a, &model);
     let s = a.stats();
     assert_eq!((s.bytes_in_use, s.large_blocks), (0, 0));
-    assert!(s.arenas_current <= 1, "only the last empty arena may be kept");
+    assert!(
+        s.arenas_current <= 1,
+        "only the last empty arena may be kept"
+    );
 }
 
 fn config() -> Config {
     let default = if cfg!(miri) { 4 } else { 64 };
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(default);
-    Config { cases, failure_persistence: None, ..Config::default() }
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    }
 }
 
 fn max_ops() -> usize {
@@ -218,7 +259,11 @@ fn many_blocks_of_one_class() {
         .run(&strat, |(picks, size)| {
             let mut ops: Vec<Op> = (0..n).map(|_| Op::Alloc { size, align_pow: 3 }).collect();
             ops.extend(picks.iter().map(|&pick| {
-                if pick % 3 == 0 { Op::Free { pick } } else { Op::Dealloc { pick } }
+                if pick % 3 == 0 {
+                    Op::Free { pick }
+                } else {
+                    Op::Dealloc { pick }
+                }
             }));
             run_light::<DefaultGeometry>(&ops);
             Ok(())
@@ -236,7 +281,15 @@ fn run_light<G: Geometry>(ops: &[Op]) {
             Op::Alloc { size, align_pow } => {
                 let layout = Layout::from_size_align(size, 1 << align_pow).unwrap();
                 let ptr = a.alloc(layout).expect("out of memory");
-                insert(&a, &mut model, Live { ptr, layout, fill: (i % 251) as u8 + 1 });
+                insert(
+                    &a,
+                    &mut model,
+                    Live {
+                        ptr,
+                        layout,
+                        fill: (i % 251) as u8 + 1,
+                    },
+                );
             }
             Op::Dealloc { pick } | Op::Free { pick } | Op::Realloc { pick, .. } => {
                 if let Some(b) = take(&mut model, pick) {

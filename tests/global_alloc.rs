@@ -62,7 +62,11 @@ fn multithreaded_churn() {
     let s = GLOBAL.stats();
     for (i, c) in s.class_rows().iter().enumerate() {
         let bpp = (s.pool_size - s.pool_overhead) / c.block_size;
-        assert_eq!(c.blocks_in_use + c.blocks_available, c.pools * bpp, "class {i}");
+        assert_eq!(
+            c.blocks_in_use + c.blocks_available,
+            c.pools * bpp,
+            "class {i}"
+        );
     }
     assert!(s.arenas_allocated_total >= 1, "the pools were used");
     // A Box from this thread lives in a pool.

@@ -124,6 +124,10 @@ impl<G: Geometry> Allocator<G> {
     /// assert_eq!(tag, &HEAP as *const u8 as *const ());
     /// # unsafe { a.dealloc(p, std::alloc::Layout::new::<u64>()) };
     /// ```
+    #[allow(
+        clippy::not_unsafe_ptr_arg_deref,
+        reason = "the tag is stored in pool headers, never dereferenced"
+    )]
     pub fn set_owner_tag(&mut self, tag: *const ()) {
         self.owner_tag = tag;
         self.arenas.for_each_carved_pool(|_, p| {
@@ -335,7 +339,10 @@ impl<G: Geometry> Allocator<G> {
         if Self::is_small(old) {
             // The real block size, from the pool header: after an in-place
             // shrink the layout no longer names the block's class.
-            let pool = self.arenas.pool_header_of(ptr.as_ptr().addr()).expect("a pool block");
+            let pool = self
+                .arenas
+                .pool_header_of(ptr.as_ptr().addr())
+                .expect("a pool block");
             // SAFETY: `ptr` is a live pool block (contract), so `pool` is its header.
             let block = (unsafe { pool::info(pool) }.szidx as usize + 1) << G::ALIGNMENT_SHIFT;
             // Keeping requires `new` to be small too (4*new > 3*block > 0), so a
@@ -463,10 +470,21 @@ impl<G: Geometry> Allocator<G> {
         let objs = &self.arenas.objs;
         // Address index: exactly the live arenas, sorted, aligned.
         let live = objs.iter().filter(|o| o.address.is_some()).count();
-        assert_eq!(self.arenas.index_entries().count(), live, "address map out of sync");
-        assert_eq!(live, self.arenas.counters.current, "arena counter out of sync");
+        assert_eq!(
+            self.arenas.index_entries().count(),
+            live,
+            "address map out of sync"
+        );
+        assert_eq!(
+            live, self.arenas.counters.current,
+            "arena counter out of sync"
+        );
         for (addr, id) in self.arenas.index_entries() {
-            assert_eq!(self.arenas.lookup(addr + G::ARENA_SIZE - 1), Some(id), "map lookup fails");
+            assert_eq!(
+                self.arenas.lookup(addr + G::ARENA_SIZE - 1),
+                Some(id),
+                "map lookup fails"
+            );
             assert_eq!(addr % G::ARENA_SIZE, 0, "arena not aligned to its size");
             let base = objs[id.index()].address.expect("indexed arena is live");
             assert_eq!(base.as_ptr().addr(), addr);
@@ -480,13 +498,23 @@ impl<G: Geometry> Allocator<G> {
             assert_eq!(obj.ntotalpools as usize, G::POOLS_PER_ARENA);
             assert!(obj.pools_carved <= obj.ntotalpools);
             let cached = self.arenas.check_freepools(id);
-            assert_eq!(obj.carved_free(), cached, "nfreepools disagrees with freepools list");
+            assert_eq!(
+                obj.carved_free(),
+                cached,
+                "nfreepools disagrees with freepools list"
+            );
         }
         // The usable list: sorted, fingers right, and exactly the arenas with a free pool.
         self.usable.check(objs);
         let on_list = self.usable.iter(objs).count();
-        let with_free = objs.iter().filter(|o| o.address.is_some() && o.nfreepools > 0).count();
-        assert_eq!(on_list, with_free, "usable list misses an arena with free pools");
+        let with_free = objs
+            .iter()
+            .filter(|o| o.address.is_some() && o.nfreepools > 0)
+            .count();
+        assert_eq!(
+            on_list, with_free,
+            "usable list misses an arena with free pools"
+        );
         // Used lists: every member is a used pool of its class.
         let mut listed = 0usize;
         for (c, &head) in self.usedpools.heads.iter().enumerate() {
@@ -500,7 +528,10 @@ impl<G: Geometry> Allocator<G> {
                 assert_eq!(back, prev, "used list {c} back link broken");
                 assert_eq!(info.szidx as usize, c, "pool on the wrong used list");
                 assert!(info.count >= 1, "empty pool on used list {c}");
-                assert!(!info.free_is_null, "pool without a free block on used list {c}");
+                assert!(
+                    !info.free_is_null,
+                    "pool without a free block on used list {c}"
+                );
                 listed += 1;
                 prev = p;
                 // SAFETY: as above.
@@ -512,7 +543,11 @@ impl<G: Geometry> Allocator<G> {
         self.arenas.for_each_carved_pool(|id, p| {
             // SAFETY: valid headers of live arenas.
             let info = unsafe { pool::info(p) };
-            assert_eq!(info.arenaindex as usize, id.index(), "pool arena index wrong");
+            assert_eq!(
+                info.arenaindex as usize,
+                id.index(),
+                "pool arena index wrong"
+            );
             assert_eq!(info.owner, self.owner_tag, "pool owner tag stale");
             if info.count == 0 {
                 return;
@@ -525,7 +560,11 @@ impl<G: Geometry> Allocator<G> {
             let carved = (info.nextoffset - G::POOL_OVERHEAD) / size;
             // SAFETY: used or full pool with a valid header.
             let free = unsafe { pool::check_free_list::<G>(p) };
-            assert_eq!(info.count + free, carved, "count + free list != carved blocks");
+            assert_eq!(
+                info.count + free,
+                carved,
+                "count + free list != carved blocks"
+            );
             assert!(carved <= cap);
             if info.free_is_null {
                 assert_eq!(info.count, cap, "pool with no free block is not full");
@@ -536,4 +575,3 @@ impl<G: Geometry> Allocator<G> {
         assert_eq!(used, listed, "a used pool is missing from its used list");
     }
 }
-

@@ -117,7 +117,12 @@ impl<G: Geometry> ArenaTable<G> {
             objs: sys_vec(),
             unused: None,
             map: ArenaMap::new(),
-            counters: ArenaCounters { allocated_total: 0, reclaimed: 0, highwater: 0, current: 0 },
+            counters: ArenaCounters {
+                allocated_total: 0,
+                reclaimed: 0,
+                highwater: 0,
+                current: 0,
+            },
             _g: PhantomData,
         }
     }
@@ -187,7 +192,10 @@ impl<G: Geometry> ArenaTable<G> {
     /// Returns arena `id` (all pools free, on no list) to the system.
     pub(crate) fn release(&mut self, id: ArenaId, emit_events: bool) {
         let obj = &mut self.objs[id.index()];
-        debug_assert_eq!(obj.nfreepools, obj.ntotalpools, "release of an arena in use");
+        debug_assert_eq!(
+            obj.nfreepools, obj.ntotalpools,
+            "release of an arena in use"
+        );
         let base = obj.address.take().expect("release of an unused arena slot");
         obj.freepools = ptr::null_mut();
         obj.prev = None;
@@ -225,7 +233,12 @@ impl<G: Geometry> ArenaTable<G> {
     #[inline(always)]
     pub(crate) fn pool_header_of(&self, addr: usize) -> Option<*mut PoolHeader> {
         let slot = self.map.get::<G>(addr)?;
-        Some(slot.base.as_ptr().with_addr(addr & !(G::POOL_SIZE - 1)).cast())
+        Some(
+            slot.base
+                .as_ptr()
+                .with_addr(addr & !(G::POOL_SIZE - 1))
+                .cast(),
+        )
     }
 
     /// Takes one free pool from arena `id` (which must have one): a cached
@@ -310,7 +323,11 @@ impl<G: Geometry> ArenaTable<G> {
     /// `(base address, id)` of every entry of the address map (for `check`).
     #[cfg(any(test, feature = "checked"))]
     pub(crate) fn index_entries(&self) -> impl Iterator<Item = (usize, ArenaId)> + '_ {
-        self.map.slots.iter().filter(|s| s.key != 0).map(|s| (s.key, s.id))
+        self.map
+            .slots
+            .iter()
+            .filter(|s| s.key != 0)
+            .map(|s| (s.key, s.id))
     }
 
     /// Walks arena `id`'s free-pool list, returning its length; checks every
@@ -361,7 +378,11 @@ struct Slot {
     id: ArenaId,
 }
 
-const EMPTY: Slot = Slot { key: 0, base: NonNull::dangling(), id: ArenaId(NonZeroU32::MIN) };
+const EMPTY: Slot = Slot {
+    key: 0,
+    base: NonNull::dangling(),
+    id: ArenaId(NonZeroU32::MIN),
+};
 
 /// Open-addressing hash table (linear probing, load factor at most 1/2,
 /// backward-shift deletion) from arena base address to arena. Memory from
@@ -378,7 +399,10 @@ pub(crate) struct ArenaMap {
 
 impl ArenaMap {
     const fn new() -> Self {
-        ArenaMap { slots: sys_vec(), len: 0 }
+        ArenaMap {
+            slots: sys_vec(),
+            len: 0,
+        }
     }
 
     /// The home slot of arena base `key` in a table of `n` slots.
@@ -439,7 +463,11 @@ impl ArenaMap {
     /// Adds an arena (after `reserve_one`).
     fn insert<G: Geometry>(&mut self, base: NonNull<u8>, id: ArenaId) {
         debug_assert!(2 * (self.len + 1) <= self.slots.len());
-        self.place::<G>(Slot { key: base.as_ptr().addr(), base, id });
+        self.place::<G>(Slot {
+            key: base.as_ptr().addr(),
+            base,
+            id,
+        });
         self.len += 1;
     }
 
@@ -457,7 +485,11 @@ impl ArenaMap {
         let mut j = (i + 1) & (n - 1);
         while self.slots[j].key != 0 {
             let h = Self::home::<G>(self.slots[j].key, n);
-            let between = if hole <= j { hole < h && h <= j } else { hole < h || h <= j };
+            let between = if hole <= j {
+                hole < h && h <= j
+            } else {
+                hole < h || h <= j
+            };
             if !between {
                 self.slots[hole] = self.slots[j];
                 hole = j;

@@ -74,16 +74,34 @@ pub trait Geometry: 'static {
     /// Compile-time check of the constraints. Referencing it (as
     /// `Allocator::new` does) turns a violated constraint into a build error.
     const CHECK: () = {
-        assert!(Self::ARENA_SIZE.is_power_of_two(), "ARENA_SIZE must be a power of two");
-        assert!(Self::POOL_SIZE.is_power_of_two(), "POOL_SIZE must be a power of two");
-        assert!(Self::ALIGNMENT.is_power_of_two(), "ALIGNMENT must be a power of two");
-        assert!(Self::ALIGNMENT >= 8, "ALIGNMENT must be at least 8 (a free block holds a pointer)");
-        assert!(Self::ALIGNMENT <= SMALL_REQUEST_THRESHOLD, "ALIGNMENT must be at most 512");
+        assert!(
+            Self::ARENA_SIZE.is_power_of_two(),
+            "ARENA_SIZE must be a power of two"
+        );
+        assert!(
+            Self::POOL_SIZE.is_power_of_two(),
+            "POOL_SIZE must be a power of two"
+        );
+        assert!(
+            Self::ALIGNMENT.is_power_of_two(),
+            "ALIGNMENT must be a power of two"
+        );
+        assert!(
+            Self::ALIGNMENT >= 8,
+            "ALIGNMENT must be at least 8 (a free block holds a pointer)"
+        );
+        assert!(
+            Self::ALIGNMENT <= SMALL_REQUEST_THRESHOLD,
+            "ALIGNMENT must be at most 512"
+        );
         assert!(
             Self::ARENA_SIZE % Self::POOL_SIZE == 0,
             "an arena must be a whole number of pools"
         );
-        assert!(Self::POOLS_PER_ARENA >= 2, "an arena must hold at least two pools");
+        assert!(
+            Self::POOLS_PER_ARENA >= 2,
+            "an arena must hold at least two pools"
+        );
         assert!(
             Self::POOL_SIZE >= Self::POOL_OVERHEAD + SMALL_REQUEST_THRESHOLD,
             "a pool must fit its header and one block of the largest class"

@@ -59,7 +59,9 @@ pub struct GlobalPool<G: Geometry = DefaultGeometry> {
 impl<G: Geometry> GlobalPool<G> {
     /// A pool with no arenas yet; usable in a `static`.
     pub const fn new() -> Self {
-        GlobalPool { inner: Mutex::new(Allocator::new_silent()) }
+        GlobalPool {
+            inner: Mutex::new(Allocator::new_silent()),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Allocator<G>> {
@@ -98,7 +100,9 @@ impl<G: Geometry> core::fmt::Debug for GlobalPool<G> {
 unsafe impl<G: Geometry> GlobalAlloc for GlobalPool<G> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.lock().alloc(layout).map_or(ptr::null_mut(), NonNull::as_ptr)
+        self.lock()
+            .alloc(layout)
+            .map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 
     #[inline]
@@ -112,8 +116,11 @@ unsafe impl<G: Geometry> GlobalAlloc for GlobalPool<G> {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: GlobalAlloc's contract as for `dealloc`; `new_size` is valid
         // for `layout.align()`.
-        unsafe { self.lock().realloc(NonNull::new_unchecked(ptr), layout, new_size) }
-            .map_or(ptr::null_mut(), NonNull::as_ptr)
+        unsafe {
+            self.lock()
+                .realloc(NonNull::new_unchecked(ptr), layout, new_size)
+        }
+        .map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 }
 
@@ -141,7 +148,9 @@ pub struct LocalPool<G: Geometry = DefaultGeometry> {
 impl<G: Geometry> LocalPool<G> {
     /// A pool over a fresh [`Allocator`].
     pub const fn new() -> Self {
-        LocalPool { inner: RefCell::new(Allocator::new()) }
+        LocalPool {
+            inner: RefCell::new(Allocator::new()),
+        }
     }
 
     /// A snapshot of the allocator's numbers.
@@ -169,7 +178,9 @@ impl<G: Geometry> Default for LocalPool<G> {
 
 impl<G: Geometry> core::fmt::Debug for LocalPool<G> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("LocalPool").field("inner", &self.inner).finish()
+        f.debug_struct("LocalPool")
+            .field("inner", &self.inner)
+            .finish()
     }
 }
 
@@ -209,7 +220,8 @@ unsafe impl<G: Geometry> allocator_api2::alloc::Allocator for &LocalPool<G> {
             return Ok(p);
         }
         // SAFETY: `ptr` is allocated with `old` (trait contract); same alignment.
-        let p = unsafe { self.inner.borrow_mut().realloc(ptr, old, new.size()) }.ok_or(AllocError)?;
+        let p =
+            unsafe { self.inner.borrow_mut().realloc(ptr, old, new.size()) }.ok_or(AllocError)?;
         Ok(NonNull::slice_from_raw_parts(p, new.size()))
     }
 
@@ -229,7 +241,8 @@ unsafe impl<G: Geometry> allocator_api2::alloc::Allocator for &LocalPool<G> {
             return Ok(p);
         }
         // SAFETY: `ptr` is allocated with `old` (trait contract); same alignment.
-        let p = unsafe { self.inner.borrow_mut().realloc(ptr, old, new.size()) }.ok_or(AllocError)?;
+        let p =
+            unsafe { self.inner.borrow_mut().realloc(ptr, old, new.size()) }.ok_or(AllocError)?;
         Ok(NonNull::slice_from_raw_parts(p, new.size()))
     }
 }

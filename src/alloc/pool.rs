@@ -114,7 +114,10 @@ pub(crate) unsafe fn init_for_class<G: Geometry>(pool: *mut PoolHeader, class: S
     unsafe {
         debug_assert_eq!((*pool).count, 0, "init of a pool in use");
         if (*pool).szidx == class.index() as u16 {
-            debug_assert!(!(*pool).freeblock.is_null(), "reused pool has an empty free list");
+            debug_assert!(
+                !(*pool).freeblock.is_null(),
+                "reused pool has an empty free list"
+            );
             return;
         }
         (*pool).szidx = class.index() as u16;
@@ -337,7 +340,11 @@ pub(crate) unsafe fn check_free_list<G: Geometry>(pool: *mut PoolHeader) -> usiz
                 "free block at offset {off} outside carved area (nextoffset {})",
                 h.nextoffset
             );
-            assert_eq!((off - G::POOL_OVERHEAD) % size, 0, "free block off a block boundary");
+            assert_eq!(
+                (off - G::POOL_OVERHEAD) % size,
+                0,
+                "free block off a block boundary"
+            );
             n += 1;
             assert!(n <= cap, "free list longer than the pool's capacity {cap}");
             q = q.cast::<*mut u8>().read();
@@ -360,7 +367,9 @@ pub(crate) struct UsedPools {
 impl UsedPools {
     /// No used pools.
     pub(crate) const fn new() -> Self {
-        UsedPools { heads: [ptr::null_mut(); MAX_CLASSES] }
+        UsedPools {
+            heads: [ptr::null_mut(); MAX_CLASSES],
+        }
     }
 
     /// Links `pool` at the front of list `class`.
@@ -396,7 +405,10 @@ impl UsedPools {
             let next = (*pool).nextpool;
             let prev = (*pool).prevpool;
             if prev.is_null() {
-                debug_assert!(ptr::eq(self.heads[class], pool), "unlink of a pool not on its list");
+                debug_assert!(
+                    ptr::eq(self.heads[class], pool),
+                    "unlink of a pool not on its list"
+                );
                 self.heads[class] = next;
             } else {
                 (*prev).nextpool = next;

@@ -41,7 +41,11 @@ impl SizeClass {
     /// The class with this index, if the geometry has it.
     #[inline]
     pub const fn from_index<G: Geometry>(index: usize) -> Option<SizeClass> {
-        if index < G::NUM_CLASSES { Some(SizeClass(index as u8)) } else { None }
+        if index < G::NUM_CLASSES {
+            Some(SizeClass(index as u8))
+        } else {
+            None
+        }
     }
 
     /// The class index.
@@ -85,7 +89,12 @@ mod tests {
         }
         assert!(SizeClass::for_request::<DefaultGeometry>(0).is_none());
         assert!(SizeClass::for_request::<DefaultGeometry>(513).is_none());
-        assert_eq!(SizeClass::for_request::<DefaultGeometry>(512).unwrap().index(), 63);
+        assert_eq!(
+            SizeClass::for_request::<DefaultGeometry>(512)
+                .unwrap()
+                .index(),
+            63
+        );
     }
 
     #[test]
@@ -98,7 +107,10 @@ mod tests {
         }
         assert!(SizeClass::for_request::<CPython311>(0).is_none());
         assert!(SizeClass::for_request::<CPython311>(513).is_none());
-        assert_eq!(SizeClass::for_request::<CPython311>(512).unwrap().index(), 31);
+        assert_eq!(
+            SizeClass::for_request::<CPython311>(512).unwrap().index(),
+            31
+        );
     }
 
     #[test]

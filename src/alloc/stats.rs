@@ -93,7 +93,9 @@ impl AllocStats {
     pub(crate) fn empty<G: Geometry>() -> Self {
         let mut classes = [ClassStats::default(); MAX_CLASSES];
         for (i, c) in classes.iter_mut().enumerate().take(G::NUM_CLASSES) {
-            c.block_size = SizeClass::from_index::<G>(i).expect("in range").block_size::<G>();
+            c.block_size = SizeClass::from_index::<G>(i)
+                .expect("in range")
+                .block_size::<G>();
         }
         AllocStats {
             num_classes: G::NUM_CLASSES,
@@ -221,30 +223,76 @@ impl fmt::Display for AllocStats {
             )?;
         }
         writeln!(f)?;
-        line(f, format_args!("# arenas allocated total"), self.arenas_allocated_total)?;
-        line(f, format_args!("# arenas reclaimed"), self.arenas_reclaimed)?;
-        line(f, format_args!("# arenas highwater mark"), self.arenas_highwater)?;
-        line(f, format_args!("# arenas allocated current"), self.arenas_current)?;
         line(
             f,
-            format_args!("{} arenas * {} bytes/arena", self.arenas_current, self.arena_size),
+            format_args!("# arenas allocated total"),
+            self.arenas_allocated_total,
+        )?;
+        line(f, format_args!("# arenas reclaimed"), self.arenas_reclaimed)?;
+        line(
+            f,
+            format_args!("# arenas highwater mark"),
+            self.arenas_highwater,
+        )?;
+        line(
+            f,
+            format_args!("# arenas allocated current"),
+            self.arenas_current,
+        )?;
+        line(
+            f,
+            format_args!(
+                "{} arenas * {} bytes/arena",
+                self.arenas_current, self.arena_size
+            ),
             self.arenas_current * self.arena_size,
         )?;
         writeln!(f)?;
-        line(f, format_args!("# bytes in allocated blocks"), self.bytes_in_use)?;
-        line(f, format_args!("# bytes in available blocks"), self.bytes_available)?;
         line(
             f,
-            format_args!("{} unused pools * {} bytes", self.unused_pools, self.pool_size),
+            format_args!("# bytes in allocated blocks"),
+            self.bytes_in_use,
+        )?;
+        line(
+            f,
+            format_args!("# bytes in available blocks"),
+            self.bytes_available,
+        )?;
+        line(
+            f,
+            format_args!(
+                "{} unused pools * {} bytes",
+                self.unused_pools, self.pool_size
+            ),
             self.unused_pool_bytes,
         )?;
-        line(f, format_args!("# bytes lost to pool headers"), self.pool_header_bytes)?;
-        line(f, format_args!("# bytes lost to quantization"), self.quantization_bytes)?;
-        line(f, format_args!("# bytes lost to arena alignment"), self.arena_alignment_bytes)?;
+        line(
+            f,
+            format_args!("# bytes lost to pool headers"),
+            self.pool_header_bytes,
+        )?;
+        line(
+            f,
+            format_args!("# bytes lost to quantization"),
+            self.quantization_bytes,
+        )?;
+        line(
+            f,
+            format_args!("# bytes lost to arena alignment"),
+            self.arena_alignment_bytes,
+        )?;
         line(f, format_args!("Total"), self.total_bytes)?;
         writeln!(f)?;
-        line(f, format_args!("# system-allocator blocks"), self.large_blocks)?;
-        line(f, format_args!("# bytes in system-allocator blocks"), self.large_bytes)
+        line(
+            f,
+            format_args!("# system-allocator blocks"),
+            self.large_blocks,
+        )?;
+        line(
+            f,
+            format_args!("# bytes in system-allocator blocks"),
+            self.large_bytes,
+        )
     }
 }
 

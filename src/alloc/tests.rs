@@ -1,6 +1,11 @@
 //! Unit tests of the allocator's named behaviours (CPython conformance P6–P9
 //! and the bad-input contract), in both geometries.
 #![allow(unsafe_code)]
+#![allow(
+    clippy::undocumented_unsafe_blocks,
+    reason = "every unsafe call here frees a block this test allocated, once, with its \
+              layout, or reads a pool header of a live pool; the tests check exactly that"
+)]
 
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
@@ -21,16 +26,30 @@ fn fill_and_drain<G: Geometry>() {
     let mut a = Allocator::<G>::new();
     let size = G::ALIGNMENT;
     let cap = (G::POOL_SIZE - G::POOL_OVERHEAD) / size;
-    assert_eq!(cap, SizeClass::for_request::<G>(size).unwrap().blocks_per_pool::<G>());
+    assert_eq!(
+        cap,
+        SizeClass::for_request::<G>(size)
+            .unwrap()
+            .blocks_per_pool::<G>()
+    );
     let mut first = Vec::new();
     for i in 0..cap {
-        assert!(i == 0 || !a.usedpools.heads[0].is_null(), "pool left its list early");
+        assert!(
+            i == 0 || !a.usedpools.heads[0].is_null(),
+            "pool left its list early"
+        );
         first.push(a.alloc(small(size)).unwrap());
     }
     let pool_a = pool_of::<G>(first[0]);
-    assert!(first.iter().all(|&p| pool_of::<G>(p) == pool_a), "one pool holds them all");
+    assert!(
+        first.iter().all(|&p| pool_of::<G>(p) == pool_a),
+        "one pool holds them all"
+    );
     // Handing out the last block unlinked the pool.
-    assert!(a.usedpools.heads[0].is_null(), "a full pool stays off its used list");
+    assert!(
+        a.usedpools.heads[0].is_null(),
+        "a full pool stays off its used list"
+    );
     a.check();
     // A second pool for the same class.
     let other = a.alloc(small(size)).unwrap();
@@ -40,7 +59,10 @@ fn fill_and_drain<G: Geometry>() {
     // One free into the full pool relinks it at the front.
     let q = first.pop().unwrap();
     unsafe { a.dealloc(q, small(size)) };
-    assert_eq!(a.usedpools.heads[0], pool_a, "a full pool that gets a block back goes first");
+    assert_eq!(
+        a.usedpools.heads[0], pool_a,
+        "a full pool that gets a block back goes first"
+    );
     assert_eq!(unsafe { (*pool_a).nextpool }, pool_b);
     // The next allocation reuses that block (LIFO).
     let again = a.alloc(small(size)).unwrap();
@@ -57,8 +79,14 @@ fn fill_and_drain<G: Geometry>() {
     for p in first.drain(..) {
         unsafe { a.dealloc(p, small(size)) };
     }
-    assert_eq!(a.usedpools.heads[0], pool_b, "the empty pool left the used list");
-    assert_eq!(a.arenas.objs[arena].freepools, pool_a, "the empty pool is on freepools");
+    assert_eq!(
+        a.usedpools.heads[0], pool_b,
+        "the empty pool left the used list"
+    );
+    assert_eq!(
+        a.arenas.objs[arena].freepools, pool_a,
+        "the empty pool is on freepools"
+    );
     assert_eq!(a.arenas.objs[arena].nfreepools, nfree_before + 1);
     assert_eq!(a.stats().unused_pools, G::POOLS_PER_ARENA - 1);
     a.check();
@@ -81,7 +109,10 @@ fn pool_fill_and_drain_default() {
 fn pool_fill_and_drain_cpython() {
     fill_and_drain::<CPython311>();
     // CPython's number for 16-byte blocks in 16 KiB pools.
-    assert_eq!((CPython311::POOL_SIZE - CPython311::POOL_OVERHEAD) / 16, 1021);
+    assert_eq!(
+        (CPython311::POOL_SIZE - CPython311::POOL_OVERHEAD) / 16,
+        1021
+    );
 }
 
 #[test]
@@ -96,13 +127,20 @@ fn same_class_reuse_keeps_free_list() {
     }
     // Pool is empty now; its free list is q -> p -> (third carved block).
     let r = a.alloc(small(64)).unwrap();
-    assert_eq!(pool_of::<DefaultGeometry>(r), pool, "the cached pool is taken first");
+    assert_eq!(
+        pool_of::<DefaultGeometry>(r),
+        pool,
+        "the cached pool is taken first"
+    );
     assert_eq!(r, q, "same class: the old free list is reused, not rebuilt");
     // A different class re-initialises it: the first block comes back.
     unsafe { a.dealloc(r, small(64)) };
     let s = a.alloc(small(8)).unwrap();
     assert_eq!(pool_of::<DefaultGeometry>(s), pool);
-    assert_eq!(s.as_ptr().addr() - pool.addr(), DefaultGeometry::POOL_OVERHEAD);
+    assert_eq!(
+        s.as_ptr().addr() - pool.addr(),
+        DefaultGeometry::POOL_OVERHEAD
+    );
     unsafe { a.dealloc(s, small(8)) };
     a.check();
 }
@@ -110,7 +148,10 @@ fn same_class_reuse_keeps_free_list() {
 /// P8: two arenas; the non-last wholly free one is returned, the last kept.
 fn two_arenas<G: Geometry>() {
     let mut a = Allocator::<G>::new();
-    let per_arena = G::POOLS_PER_ARENA * SizeClass::for_request::<G>(512).unwrap().blocks_per_pool::<G>();
+    let per_arena = G::POOLS_PER_ARENA
+        * SizeClass::for_request::<G>(512)
+            .unwrap()
+            .blocks_per_pool::<G>();
     let l = small(512);
     let arena_a: Vec<_> = (0..per_arena).map(|_| a.alloc(l).unwrap()).collect();
     assert_eq!(a.stats().arenas_current, 1);
@@ -130,8 +171,15 @@ fn two_arenas<G: Geometry>() {
         a.check();
     }
     let s = a.stats();
-    assert_eq!((s.arenas_current, s.arenas_reclaimed), (1, 1), "the non-last empty arena is returned");
-    assert!(!a.owns(ptr::without_provenance(a_base)), "a returned arena is no longer ours");
+    assert_eq!(
+        (s.arenas_current, s.arenas_reclaimed),
+        (1, 1),
+        "the non-last empty arena is returned"
+    );
+    assert!(
+        !a.owns(ptr::without_provenance(a_base)),
+        "a returned arena is no longer ours"
+    );
     // Empty arena B: wholly free but the last (only) usable arena: kept (bpo-37257).
     unsafe { a.dealloc(in_b, l) };
     a.check();
@@ -156,7 +204,10 @@ fn two_arenas_default() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "2 MiB of arenas and ~4000 blocks: too slow under Miri; the default geometry covers it")]
+#[cfg_attr(
+    miri,
+    ignore = "2 MiB of arenas and ~4000 blocks: too slow under Miri; the default geometry covers it"
+)]
 fn two_arenas_cpython() {
     two_arenas::<CPython311>();
 }
@@ -166,7 +217,9 @@ fn two_arenas_cpython() {
 fn usable_list_sorted_under_churn() {
     let mut a = Allocator::<DefaultGeometry>::new();
     let l = small(512);
-    let per_pool = SizeClass::for_request::<DefaultGeometry>(512).unwrap().blocks_per_pool::<DefaultGeometry>();
+    let per_pool = SizeClass::for_request::<DefaultGeometry>(512)
+        .unwrap()
+        .blocks_per_pool::<DefaultGeometry>();
     let n = 3 * DefaultGeometry::POOLS_PER_ARENA * per_pool;
     let mut v: Vec<_> = (0..n).map(|_| a.alloc(l).unwrap()).collect();
     assert_eq!(a.stats().arenas_current, 3);
@@ -186,7 +239,10 @@ fn usable_list_sorted_under_churn() {
         }
     }
     let s = a.stats();
-    assert_eq!(s.arenas_current, 1, "only the last wholly free arena is kept");
+    assert_eq!(
+        s.arenas_current, 1,
+        "only the last wholly free arena is kept"
+    );
     assert_eq!(s.arenas_reclaimed, 2);
 }
 
@@ -203,7 +259,11 @@ fn realloc_rule<G: Geometry>() {
     assert_eq!(q, p);
     let r = unsafe { a.realloc(q, small(385), 384) }.unwrap();
     assert_ne!(r, p, "saving 25% or more moves the block");
-    assert!(unsafe { core::slice::from_raw_parts(r.as_ptr(), 384) }.iter().all(|&b| b == 0x5A));
+    assert!(
+        unsafe { core::slice::from_raw_parts(r.as_ptr(), 384) }
+            .iter()
+            .all(|&b| b == 0x5A)
+    );
     let p2 = a.alloc(l).unwrap();
     unsafe { p2.as_ptr().write_bytes(0x5A, 512) };
     let r2 = unsafe { a.realloc(p2, l, 380) }.unwrap();
@@ -214,7 +274,11 @@ fn realloc_rule<G: Geometry>() {
     let g = unsafe { a.realloc(g, small(2000), 3000) }.unwrap();
     let back = unsafe { a.realloc(g, small(3000), 100) }.unwrap();
     assert!(a.owns(back.as_ptr()));
-    assert!(unsafe { core::slice::from_raw_parts(back.as_ptr(), 100) }.iter().all(|&b| b == 0x5A));
+    assert!(
+        unsafe { core::slice::from_raw_parts(back.as_ptr(), 100) }
+            .iter()
+            .all(|&b| b == 0x5A)
+    );
     unsafe {
         a.dealloc(back, small(100));
         a.dealloc(r, small(384));
@@ -278,12 +342,17 @@ fn system_path() {
 #[test]
 fn owner_tag_in_every_pool() {
     let mut a = Allocator::<DefaultGeometry>::new();
-    let blocks: Vec<_> = (1..=64).map(|c| (a.alloc(small(c * 8)).unwrap(), c * 8)).collect();
+    let blocks: Vec<_> = (1..=64)
+        .map(|c| (a.alloc(small(c * 8)).unwrap(), c * 8))
+        .collect();
     let tag = ptr::without_provenance::<()>(0xDEAD_BEE8);
     a.set_owner_tag(tag);
     let late = a.alloc(small(8)).unwrap();
     for &(p, _) in blocks.iter().chain([(late, 8)].iter()) {
-        assert_eq!(unsafe { pool_of::<DefaultGeometry>(p).cast::<*const ()>().read() }, tag);
+        assert_eq!(
+            unsafe { pool_of::<DefaultGeometry>(p).cast::<*const ()>().read() },
+            tag
+        );
     }
     a.check();
     for (p, n) in blocks {
@@ -337,10 +406,10 @@ fn bad_frees_leave_state_intact() {
     let before = a.stats();
     let mut local = [0u64; 4];
     let bad = [
-        p,                                                   // double free
-        unsafe { keep.add(8) },                              // inside a block
-        NonNull::from(&mut local).cast(),                    // foreign
-        unsafe { keep.add(40 * 20) },                        // never handed out
+        p,                                // double free
+        unsafe { keep.add(8) },           // inside a block
+        NonNull::from(&mut local).cast(), // foreign
+        unsafe { keep.add(40 * 20) },     // never handed out
     ];
     for b in bad {
         let r = catch_unwind(AssertUnwindSafe(|| unsafe { a.free(b) }));
@@ -364,11 +433,26 @@ fn stats_table_shape() {
     let s = a.stats();
     let t = s.to_string();
     assert!(t.starts_with("Small block threshold = 512, in 32 size classes.\n"));
-    assert!(t.contains("    0     16           1            1000            21\n"), "{t}");
-    assert!(t.contains("# arenas allocated total           =                    1\n"), "{t}");
-    assert!(t.contains("1 arenas * 1048576 bytes/arena     =            1,048,576\n"), "{t}");
-    assert!(t.contains("63 unused pools * 16384 bytes      =            1,032,192\n"), "{t}");
-    assert!(t.contains("Total                              =            1,048,576\n"), "{t}");
+    assert!(
+        t.contains("    0     16           1            1000            21\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("# arenas allocated total           =                    1\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("1 arenas * 1048576 bytes/arena     =            1,048,576\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("63 unused pools * 16384 bytes      =            1,032,192\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Total                              =            1,048,576\n"),
+        "{t}"
+    );
     assert_eq!(s.pool_header_bytes, 48);
     assert_eq!(s.quantization_bytes, (16384 - 48) % 16);
     for p in v {

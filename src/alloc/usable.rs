@@ -43,7 +43,10 @@ pub(crate) struct UsableArenas {
 impl UsableArenas {
     /// An empty list (allocates nothing).
     pub(crate) const fn new() -> Self {
-        UsableArenas { head: None, last_with: sys_vec() }
+        UsableArenas {
+            head: None,
+            last_with: sys_vec(),
+        }
     }
 
     /// The fullest usable arena.
@@ -69,7 +72,11 @@ impl UsableArenas {
     /// was already decremented): it stays at the head, or leaves the list when
     /// it has no free pool left.
     pub(crate) fn took_pool_from_head(&mut self, arenas: &mut [ArenaObject], id: ArenaId) {
-        debug_assert_eq!(self.head, Some(id), "pools are only taken from the head arena");
+        debug_assert_eq!(
+            self.head,
+            Some(id),
+            "pools are only taken from the head arena"
+        );
         let nf = arenas[id.index()].nfreepools as usize;
         let old = nf + 1;
         if self.last_with[old] == Some(id) {
@@ -163,10 +170,7 @@ impl UsableArenas {
 
     /// The arenas on the list, in order.
     #[cfg(any(test, feature = "checked"))]
-    pub(crate) fn iter<'a>(
-        &self,
-        arenas: &'a [ArenaObject],
-    ) -> impl Iterator<Item = ArenaId> + 'a {
+    pub(crate) fn iter<'a>(&self, arenas: &'a [ArenaObject]) -> impl Iterator<Item = ArenaId> + 'a {
         let mut cur = self.head;
         core::iter::from_fn(move || {
             let id = cur?;
@@ -187,10 +191,19 @@ impl UsableArenas {
             assert_eq!(a.prev, prev, "broken back link at {id:?}");
             let nf = a.nfreepools as usize;
             assert!(nf >= 1, "full arena {id:?} on the usable list");
-            assert!(nf >= last_nf, "usable list not sorted at {id:?}: {nf} after {last_nf}");
-            let is_last = a.next.is_none_or(|nx| arenas[nx.index()].nfreepools as usize != nf);
+            assert!(
+                nf >= last_nf,
+                "usable list not sorted at {id:?}: {nf} after {last_nf}"
+            );
+            let is_last = a
+                .next
+                .is_none_or(|nx| arenas[nx.index()].nfreepools as usize != nf);
             if is_last {
-                assert_eq!(self.last_with[nf], Some(id), "finger for {nf} free pools is wrong");
+                assert_eq!(
+                    self.last_with[nf],
+                    Some(id),
+                    "finger for {nf} free pools is wrong"
+                );
             }
             last_nf = nf;
             prev = Some(id);
@@ -199,7 +212,11 @@ impl UsableArenas {
         }
         for (k, f) in self.last_with.iter().enumerate() {
             if let Some(id) = f {
-                assert_eq!(arenas[id.index()].nfreepools as usize, k, "stale finger {k}");
+                assert_eq!(
+                    arenas[id.index()].nfreepools as usize,
+                    k,
+                    "stale finger {k}"
+                );
             }
         }
     }
