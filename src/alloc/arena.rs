@@ -420,6 +420,12 @@ impl ArenaMap {
             return None;
         }
         let key = addr & !(G::ARENA_SIZE - 1);
+        if key == 0 {
+            // Addresses below ARENA_SIZE mask to 0, the empty-slot marker; no
+            // arena lives there (its base would be null). Found by Miri,
+            // whose addresses can be that low.
+            return None;
+        }
         let mut i = Self::home::<G>(key, n);
         loop {
             let s = self.slots[i];
