@@ -126,7 +126,7 @@ impl<G: Geometry> Allocator<G> {
     /// ```
     #[allow(
         clippy::not_unsafe_ptr_arg_deref,
-        reason = "the tag is stored, never dereferenced"
+        reason = "the tag is stored in pool headers, never dereferenced"
     )]
     pub fn set_owner_tag(&mut self, tag: *const ()) {
         self.owner_tag = tag;
@@ -237,10 +237,12 @@ impl<G: Geometry> Allocator<G> {
     /// provenance over its pool.
     #[inline(always)]
     unsafe fn free_small(&mut self, ptr: NonNull<u8>) {
-        let pool = ptr
-            .as_ptr()
-            .map_addr(|a| a & !(G::POOL_SIZE - 1))
-            .cast::<PoolHeader>();
+        // The header comes from the arena's own pointer: `ptr` may carry a
+        // borrow tag that covers only the block.
+        let Some(pool) = self.arenas.pool_header_of(ptr.as_ptr().addr()) else {
+            debug_assert!(false, "dealloc of a pointer outside our arenas: {ptr:p}");
+            return;
+        };
         // SAFETY: `ptr` is a live block (contract) and `pool` its header.
         match unsafe { pool::push_block(pool, ptr) } {
             FreeOutcome::StillUsed => {}
@@ -258,8 +260,9 @@ impl<G: Geometry> Allocator<G> {
     /// # Safety
     ///
     /// `pool` is a carved pool that was full and just got one block back.
-    #[cold]
-    #[inline(never)]
+    /// Not `#[cold]`: with many live blocks most pools are full, and this
+    /// runs on most frees (it is what a free costs in steady state).
+    #[inline]
     unsafe fn pool_was_full(&mut self, pool: *mut PoolHeader) {
         // SAFETY: `pool` is a valid header (contract).
         let info = unsafe { pool::info(pool) };
@@ -336,10 +339,10 @@ impl<G: Geometry> Allocator<G> {
         if Self::is_small(old) {
             // The real block size, from the pool header: after an in-place
             // shrink the layout no longer names the block's class.
-            let pool = ptr
-                .as_ptr()
-                .map_addr(|a| a & !(G::POOL_SIZE - 1))
-                .cast::<PoolHeader>();
+            let pool = self
+                .arenas
+                .pool_header_of(ptr.as_ptr().addr())
+                .expect("a pool block");
             // SAFETY: `ptr` is a live pool block (contract), so `pool` is its header.
             let block = (unsafe { pool::info(pool) }.szidx as usize + 1) << G::ALIGNMENT_SHIFT;
             // Keeping requires `new` to be small too (4*new > 3*block > 0), so a
@@ -467,16 +470,21 @@ impl<G: Geometry> Allocator<G> {
         let objs = &self.arenas.objs;
         // Address index: exactly the live arenas, sorted, aligned.
         let live = objs.iter().filter(|o| o.address.is_some()).count();
-        let index = self.arenas.index_entries();
-        assert_eq!(index.len(), live, "address index out of sync");
+        assert_eq!(
+            self.arenas.index_entries().count(),
+            live,
+            "address map out of sync"
+        );
         assert_eq!(
             live, self.arenas.counters.current,
             "arena counter out of sync"
         );
-        for w in index.windows(2) {
-            assert!(w[0].0 < w[1].0, "address index not sorted");
-        }
-        for &(addr, id) in index {
+        for (addr, id) in self.arenas.index_entries() {
+            assert_eq!(
+                self.arenas.lookup(addr + G::ARENA_SIZE - 1),
+                Some(id),
+                "map lookup fails"
+            );
             assert_eq!(addr % G::ARENA_SIZE, 0, "arena not aligned to its size");
             let base = objs[id.index()].address.expect("indexed arena is live");
             assert_eq!(base.as_ptr().addr(), addr);

@@ -4,10 +4,13 @@
 //! `POOL_SIZE`-aligned (no pool is lost to alignment, unlike CPython's
 //! mmap'd arenas) and a pointer finds its arena by masking off the low
 //! `log2(ARENA_SIZE)` bits. The arena table keeps one [`ArenaObject`] per
-//! slot (CPython's `arenas` vector) and a sorted index of arena base
-//! addresses, which answers "is this pointer ours?" without reading memory
-//! (CPython's `address_in_range`; we use a binary search where 3.11 uses a
-//! radix tree).
+//! slot (CPython's `arenas` vector) and an [`ArenaMap`]: a hash table from
+//! arena base address to the arena's allocation pointer. It answers "is
+//! this pointer ours?" without reading memory we may not own (CPython's
+//! `address_in_range`; 3.11 uses a radix tree), and it gives every free the
+//! pointer to derive the pool header from: a block pointer handed back by
+//! a user may carry a borrow tag covering only the block (a `Box` retag),
+//! so the header is always reached through the arena's own pointer.
 //!
 //! # Arena states
 //!
@@ -101,8 +104,8 @@ pub(crate) struct ArenaTable<G: Geometry> {
     pub(crate) objs: SysVec<ArenaObject>,
     /// Unused slots, linked through `next`.
     unused: Option<ArenaId>,
-    /// `(base address, id)` of every live arena, sorted by address.
-    index: SysVec<(usize, ArenaId)>,
+    /// Every live arena by base address.
+    map: ArenaMap,
     pub(crate) counters: ArenaCounters,
     _g: PhantomData<G>,
 }
@@ -113,7 +116,7 @@ impl<G: Geometry> ArenaTable<G> {
         ArenaTable {
             objs: sys_vec(),
             unused: None,
-            index: sys_vec(),
+            map: ArenaMap::new(),
             counters: ArenaCounters {
                 allocated_total: 0,
                 reclaimed: 0,
@@ -150,7 +153,7 @@ impl<G: Geometry> ArenaTable<G> {
                 ArenaId::from_index(self.objs.len() - 1)
             }
         };
-        if self.index.try_reserve(1).is_err() {
+        if !self.map.reserve_one::<G>() {
             self.objs[id.index()].next = self.unused;
             self.unused = Some(id);
             // SAFETY: `base` was just allocated and is not referenced anywhere.
@@ -168,8 +171,7 @@ impl<G: Geometry> ArenaTable<G> {
             prev: None,
         };
         let key = base.as_ptr().addr();
-        let at = self.index.partition_point(|&(a, _)| a < key);
-        self.index.insert(at, (key, id));
+        self.map.insert::<G>(base, id);
         let c = &mut self.counters;
         c.allocated_total += 1;
         c.current += 1;
@@ -200,9 +202,7 @@ impl<G: Geometry> ArenaTable<G> {
         obj.next = self.unused;
         self.unused = Some(id);
         let key = base.as_ptr().addr();
-        if let Ok(at) = self.index.binary_search_by_key(&key, |&(a, _)| a) {
-            self.index.remove(at);
-        }
+        self.map.remove::<G>(key);
         // SAFETY: `base` came from `alloc_arena::<G>` in `acquire`; all its pools
         // are free (nfreepools == ntotalpools), so no block is handed out, and
         // the slot no longer refers to it.
@@ -224,11 +224,21 @@ impl<G: Geometry> ArenaTable<G> {
     /// The arena containing address `addr`, if it is one of ours.
     #[inline]
     pub(crate) fn lookup(&self, addr: usize) -> Option<ArenaId> {
-        let key = addr & !(G::ARENA_SIZE - 1);
-        match self.index.binary_search_by_key(&key, |&(a, _)| a) {
-            Ok(at) => Some(self.index[at].1),
-            Err(_) => None,
-        }
+        self.map.get::<G>(addr).map(|s| s.id)
+    }
+
+    /// The header of the pool containing `addr`, derived from the arena's
+    /// allocation pointer, or `None` if `addr` is in none of our arenas.
+    /// (Whether that pool is carved is the caller's knowledge.)
+    #[inline(always)]
+    pub(crate) fn pool_header_of(&self, addr: usize) -> Option<*mut PoolHeader> {
+        let slot = self.map.get::<G>(addr)?;
+        Some(
+            slot.base
+                .as_ptr()
+                .with_addr(addr & !(G::POOL_SIZE - 1))
+                .cast(),
+        )
     }
 
     /// Takes one free pool from arena `id` (which must have one): a cached
@@ -310,10 +320,14 @@ impl<G: Geometry> ArenaTable<G> {
         base.as_ptr().with_addr(addr)
     }
 
-    /// Number of entries in the address index (for `check`).
+    /// `(base address, id)` of every entry of the address map (for `check`).
     #[cfg(any(test, feature = "checked"))]
-    pub(crate) fn index_entries(&self) -> &[(usize, ArenaId)] {
-        &self.index
+    pub(crate) fn index_entries(&self) -> impl Iterator<Item = (usize, ArenaId)> + '_ {
+        self.map
+            .slots
+            .iter()
+            .filter(|s| s.key != 0)
+            .map(|s| (s.key, s.id))
     }
 
     /// Walks arena `id`'s free-pool list, returning its length; checks every
@@ -349,5 +363,146 @@ impl<G: Geometry> Drop for ArenaTable<G> {
                 unsafe { system::free_arena::<G>(base) };
             }
         }
+    }
+}
+
+/// One slot of the [`ArenaMap`].
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// Base address of the arena, or 0 for an empty slot (no arena starts
+    /// at address 0).
+    key: usize,
+    /// The arena's allocation pointer (dangling in empty slots).
+    base: NonNull<u8>,
+    /// The arena's slot in the arena table.
+    id: ArenaId,
+}
+
+const EMPTY: Slot = Slot {
+    key: 0,
+    base: NonNull::dangling(),
+    id: ArenaId(NonZeroU32::MIN),
+};
+
+/// Open-addressing hash table (linear probing, load factor at most 1/2,
+/// backward-shift deletion) from arena base address to arena. Memory from
+/// `System`.
+#[derive(Debug)]
+pub(crate) struct ArenaMap {
+    /// Power-of-two number of slots (or none before the first arena). Every
+    /// live arena is in exactly one slot, reachable from its home slot
+    /// without crossing an empty one.
+    slots: SysVec<Slot>,
+    /// Live entries.
+    len: usize,
+}
+
+impl ArenaMap {
+    const fn new() -> Self {
+        ArenaMap {
+            slots: sys_vec(),
+            len: 0,
+        }
+    }
+
+    /// The home slot of arena base `key` in a table of `n` slots.
+    #[inline(always)]
+    fn home<G: Geometry>(key: usize, n: usize) -> usize {
+        let k = (key >> G::ARENA_SIZE.trailing_zeros()) as u64;
+        (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & (n - 1)
+    }
+
+    /// The entry of the arena containing `addr`.
+    #[inline(always)]
+    fn get<G: Geometry>(&self, addr: usize) -> Option<Slot> {
+        let n = self.slots.len();
+        if n == 0 {
+            return None;
+        }
+        let key = addr & !(G::ARENA_SIZE - 1);
+        if key == 0 {
+            // Addresses below ARENA_SIZE mask to 0, the empty-slot marker; no
+            // arena lives there (its base would be null). Found by Miri,
+            // whose addresses can be that low.
+            return None;
+        }
+        let mut i = Self::home::<G>(key, n);
+        loop {
+            let s = self.slots[i];
+            if s.key == key {
+                return Some(s);
+            }
+            if s.key == 0 {
+                return None;
+            }
+            i = (i + 1) & (n - 1);
+        }
+    }
+
+    /// Makes room for one more entry; false if the system is out of memory.
+    fn reserve_one<G: Geometry>(&mut self) -> bool {
+        if 2 * (self.len + 1) <= self.slots.len() {
+            return true;
+        }
+        let n = (self.slots.len() * 2).max(16);
+        let mut bigger: SysVec<Slot> = sys_vec();
+        if bigger.try_reserve_exact(n).is_err() {
+            return false;
+        }
+        bigger.resize(n, EMPTY);
+        let old = core::mem::replace(&mut self.slots, bigger);
+        for s in old.iter().filter(|s| s.key != 0) {
+            self.place::<G>(*s);
+        }
+        true
+    }
+
+    fn place<G: Geometry>(&mut self, s: Slot) {
+        let n = self.slots.len();
+        let mut i = Self::home::<G>(s.key, n);
+        while self.slots[i].key != 0 {
+            i = (i + 1) & (n - 1);
+        }
+        self.slots[i] = s;
+    }
+
+    /// Adds an arena (after `reserve_one`).
+    fn insert<G: Geometry>(&mut self, base: NonNull<u8>, id: ArenaId) {
+        debug_assert!(2 * (self.len + 1) <= self.slots.len());
+        self.place::<G>(Slot {
+            key: base.as_ptr().addr(),
+            base,
+            id,
+        });
+        self.len += 1;
+    }
+
+    /// Removes the arena based at `key`.
+    fn remove<G: Geometry>(&mut self, key: usize) {
+        let n = self.slots.len();
+        let mut i = Self::home::<G>(key, n);
+        while self.slots[i].key != key {
+            assert!(self.slots[i].key != 0, "arena missing from the address map");
+            i = (i + 1) & (n - 1);
+        }
+        // Backward-shift deletion: pull later entries of the run into the hole
+        // when their home slot is not in (hole, j].
+        let mut hole = i;
+        let mut j = (i + 1) & (n - 1);
+        while self.slots[j].key != 0 {
+            let h = Self::home::<G>(self.slots[j].key, n);
+            let between = if hole <= j {
+                hole < h && h <= j
+            } else {
+                hole < h || h <= j
+            };
+            if !between {
+                self.slots[hole] = self.slots[j];
+                hole = j;
+            }
+            j = (j + 1) & (n - 1);
+        }
+        self.slots[hole] = EMPTY;
+        self.len -= 1;
     }
 }

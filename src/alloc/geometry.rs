@@ -11,8 +11,8 @@
 //! | `POOLS_PER_ARENA` | `ARENA_SIZE / POOL_SIZE` | 64 | 64 |
 //!
 //! The constraints (powers of two, an arena is a whole number of pools, the
-//! pool header and one 512-byte block fit in a pool, an arena holds at least
-//! two pools, alignment at least 8) are checked at compile time by
+//! pool header and one 512-byte block fit in a pool, pools of at most
+//! 32 KiB, an arena holds at least two pools, alignment at least 8) are checked at compile time by
 //! [`Geometry::CHECK`], which [`Allocator::new`](super::Allocator::new)
 //! evaluates: a bad geometry is a build error, not a runtime one.
 
@@ -107,12 +107,8 @@ pub trait Geometry: 'static {
             "a pool must fit its header and one block of the largest class"
         );
         assert!(
-            Self::POOL_SIZE / Self::ALIGNMENT <= u16::MAX as usize,
-            "a pool's block count must fit the u16 `count` field"
-        );
-        assert!(
-            Self::POOL_SIZE <= u32::MAX as usize,
-            "pool offsets must fit the u32 offset fields"
+            Self::POOL_SIZE <= 32 * 1024,
+            "pool offsets (up to POOL_SIZE) must fit the u16 offset fields"
         );
     };
 }

@@ -62,15 +62,18 @@ pub(crate) struct PoolHeader {
     /// Previous pool in `usedpools[szidx]` (null for the head); used pools only.
     pub(crate) prevpool: *mut PoolHeader,
     /// Blocks handed out and not yet freed. 0 exactly for empty pools.
-    pub(crate) count: u16,
+    /// A whole `u32` on its own: a 16-bit counter next to `szidx` made the
+    /// compiler load the pair as 32 bits right after a 16-bit store, which
+    /// defeats store-to-load forwarding on the LIFO fast path.
+    pub(crate) count: u32,
     /// Size class index, or [`NO_CLASS`] for a pool that never held one.
     pub(crate) szidx: u16,
     /// Index of the owning arena in the arena table.
     pub(crate) arenaindex: u32,
     /// Offset of the first virgin block; every block below it has been carved.
-    pub(crate) nextoffset: u32,
+    pub(crate) nextoffset: u16,
     /// The largest offset a block of this class can start at (`POOL_SIZE - block_size`).
-    pub(crate) maxnextoffset: u32,
+    pub(crate) maxnextoffset: u16,
 }
 
 /// Writes the header of a pool just carved from an arena.
@@ -121,8 +124,8 @@ pub(crate) unsafe fn init_for_class<G: Geometry>(pool: *mut PoolHeader, class: S
         let first = pool.cast::<u8>().add(G::POOL_OVERHEAD);
         first.cast::<*mut u8>().write(ptr::null_mut());
         (*pool).freeblock = first;
-        (*pool).nextoffset = (G::POOL_OVERHEAD + size) as u32;
-        (*pool).maxnextoffset = (G::POOL_SIZE - size) as u32;
+        (*pool).nextoffset = (G::POOL_OVERHEAD + size) as u16;
+        (*pool).maxnextoffset = (G::POOL_SIZE - size) as u16;
     }
 }
 
@@ -153,7 +156,7 @@ pub(crate) unsafe fn pop_block(pool: *mut PoolHeader, size: usize) -> (NonNull<u
                 let nb = pool.cast::<u8>().add(off as usize);
                 nb.cast::<*mut u8>().write(ptr::null_mut());
                 (*pool).freeblock = nb;
-                (*pool).nextoffset = off + size as u32;
+                (*pool).nextoffset = off + size as u16;
             } else {
                 full = true;
             }

@@ -1,6 +1,11 @@
 //! Unit tests of the allocator's named behaviours (CPython conformance P6–P9
 //! and the bad-input contract), in both geometries.
 #![allow(unsafe_code)]
+#![allow(
+    clippy::undocumented_unsafe_blocks,
+    reason = "every unsafe call here frees a block this test allocated, once, with its \
+              layout, or reads a pool header of a live pool; the tests check exactly that"
+)]
 
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
@@ -474,4 +479,16 @@ fn local_pool_collections() {
     }
     let s = pool.stats();
     assert_eq!((s.bytes_in_use, s.large_blocks), (0, 0));
+}
+
+/// Regression (found by Miri's proptest run): an address below ARENA_SIZE
+/// masks to arena base 0, which is also the hash map's empty-slot marker, so
+/// `owns` said "ours" for a low system-allocator address.
+#[test]
+fn low_address_is_not_ours() {
+    let mut a = Allocator::<CPython311>::new();
+    let p = a.alloc(small(8)).unwrap();
+    assert!(!a.owns(ptr::without_provenance(0x10)));
+    assert!(!a.owns(ptr::without_provenance(CPython311::ARENA_SIZE - 1)));
+    unsafe { a.dealloc(p, small(8)) };
 }
