@@ -141,7 +141,7 @@ impl HeapInner {
 
         // 3–5. Find what is unreachable from outside the set.
         let unreachable = self.list(lists::UNREACHABLE);
-        deduce_unreachable(young, unreachable);
+        let survivors = deduce_unreachable(young, unreachable);
         // O(n) list validation: tests and fuzzing (the `checked` feature), never in release.
         #[cfg(all(debug_assertions, any(test, feature = "checked")))]
         {
@@ -154,12 +154,12 @@ impl HeapInner {
         if generation < 2 {
             if generation == 1 {
                 self.long_lived_pending
-                    .set(self.long_lived_pending.get() + young.len());
+                    .set(self.long_lived_pending.get() + survivors);
             }
             old.merge_from(young);
         } else {
             self.long_lived_pending.set(0);
-            self.long_lived_total.set(young.len());
+            self.long_lived_total.set(survivors);
         }
 
         // 8. Legacy finalizers and everything they reach are uncollectable.
@@ -191,9 +191,7 @@ impl HeapInner {
         }
 
         // 13–14. Count and break the garbage.
-        let garbage_len = still_unreachable.len();
-        let collected = weakrefs_freed + garbage_len;
-        self.delete_garbage(still_unreachable, old, debug, garbage_len);
+        let collected = weakrefs_freed + self.delete_garbage(still_unreachable, old, debug);
 
         // 15. Uncollectable accounting.
         let uncollectable = finalizers.len();
@@ -311,26 +309,23 @@ impl HeapInner {
     /// 2. mark every object DEAD, so a `Drop` reaching co-garbage sees a dead handle;
     /// 3. drop every value (panics are reported, not propagated);
     /// 4. release the holds: each object is freed as its count reaches zero.
-    fn delete_garbage(
-        &self,
-        still_unreachable: GcList,
-        old: GcList,
-        debug: DebugFlags,
-        len: usize,
-    ) {
+    ///
+    /// Returns the number of garbage objects (CPython's `gc_list_size(&final_unreachable)`),
+    /// counted on the way instead of by a separate walk.
+    fn delete_garbage(&self, still_unreachable: GcList, old: GcList, debug: DebugFlags) -> usize {
         if debug.contains(DebugFlags::SAVEALL) {
             let mut garbage = self.garbage.borrow_mut();
-            for obj in still_unreachable.iter() {
-                garbage.push(AnyGc::new_ref(obj));
-            }
+            let before = garbage.len();
             for obj in still_unreachable.iter() {
                 obj.header().clear_collecting();
+                garbage.push(AnyGc::new_ref(obj));
             }
+            let saved = garbage.len() - before;
             drop(garbage);
             old.merge_from(still_unreachable);
-            return;
+            return saved;
         }
-        let mut holds: Vec<AnyGc> = Vec::with_capacity(len);
+        let mut holds: Vec<AnyGc> = Vec::new();
         while let Some(obj) = still_unreachable.first() {
             holds.push(AnyGc::new_ref(obj));
             GcList::unlink(obj);
@@ -347,9 +342,12 @@ impl HeapInner {
                 }
             }
         }
+        // Mark every object DEAD before any value drops (so co-garbage reached from a `Drop`
+        // reads as dead), then drop the values.
         for hold in &holds {
             hold.obj.header().set(flag::DEAD | flag::CLEARING);
         }
+        let count = holds.len();
         for hold in &holds {
             let obj = hold.obj;
             if obj.header().has(flag::CLEARING) {
@@ -370,6 +368,7 @@ impl HeapInner {
         for hold in holds {
             self.drop_hold(hold);
         }
+        count
     }
 
     /// Release a count the collector held, reporting any panic from the teardown it causes.
@@ -388,10 +387,10 @@ impl HeapInner {
 
 /// Steps 3–5 on `base`: afterwards `base` holds what is reachable from outside it (COLLECTING
 /// clear) and `unreachable` the rest (COLLECTING and UNREACHABLE set).
-fn deduce_unreachable(base: GcList, unreachable: GcList) {
+fn deduce_unreachable(base: GcList, unreachable: GcList) -> usize {
     update_refs(base);
     subtract_refs(base);
-    move_unreachable(base, unreachable);
+    move_unreachable(base, unreachable)
 }
 
 /// Step 3: `gc_refs = rc` for every object, COLLECTING set.
@@ -421,9 +420,11 @@ fn subtract_refs(base: GcList) {
 /// over with `gc_refs == 0` are in `unreachable` (UNREACHABLE set) unless a later trace
 /// moved them back to the tail of young. Objects right of the cursor keep `gc_refs` in
 /// `prev`, so young is singly linked there.
-fn move_unreachable(young: GcList, unreachable: GcList) {
+/// Returns the number of objects left in young (the reachable ones).
+fn move_unreachable(young: GcList, unreachable: GcList) -> usize {
     let head = young.head();
     let mut prev = head;
+    let mut reachable = 0;
     let mut cursor = head.header().next();
     while cursor != head.as_ptr() {
         // SAFETY: `cursor` is a node of young: live.
@@ -435,6 +436,7 @@ fn move_unreachable(young: GcList, unreachable: GcList) {
             obj.trace(&mut Visitor::new(VisitOp::Reachable { young }));
             h.set_prev_plain(prev.as_ptr());
             prev = obj;
+            reachable += 1;
         } else {
             // Tentatively unreachable: unlink (singly linked here) and append to unreachable,
             // which stays doubly linked and keeps COLLECTING on its nodes.
@@ -453,6 +455,7 @@ fn move_unreachable(young: GcList, unreachable: GcList) {
         cursor = prev.header().next();
     }
     head.header().set_prev_plain(prev.as_ptr());
+    reachable
 }
 
 /// Step 8a: clear UNREACHABLE; legacy-finalizer objects move to `finalizers`, not COLLECTING.

@@ -6,9 +6,9 @@
 //! from *inside* the set, and whatever keeps `gc_refs > 0` must be referenced from outside.
 //! Everything reachable from those survives; the rest is garbage.
 //!
-//! **Start reading at [`collector`]**: `HeapInner::collect_main` is the pipeline, one call per
+//! **Start reading at `gc/collector.rs`**: `HeapInner::collect_main` is the pipeline, one call per
 //! named step, in CPython's order. The per-object state it relies on is the header's field
-//! table in `object::header`; the lists are in [`list`].
+//! table in `object::header`; the lists are in `gc/list.rs`.
 //!
 //! # `gc_refs` and flags during a collection
 //!
