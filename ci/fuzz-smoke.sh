@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 for target in $(cargo +nightly fuzz list); do
-    echo "fuzzing $target for ${FUZZ_SECONDS:-30} s"
-    cargo +nightly fuzz run "$target" -- -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=4096
+    echo "fuzzing $target for ${FUZZ_SECONDS:-20} s"
+    cargo +nightly fuzz run "$target" -- -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=4096
 done
