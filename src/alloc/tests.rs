@@ -1,11 +1,6 @@
 //! Unit tests of the allocator's named behaviours (CPython conformance P6–P9
 //! and the bad-input contract), in both geometries.
 #![allow(unsafe_code)]
-#![allow(
-    clippy::undocumented_unsafe_blocks,
-    reason = "every unsafe call here frees a block this test allocated, once, with its \
-              layout, or reads a pool header of a live pool; the tests check exactly that"
-)]
 
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
@@ -58,11 +53,13 @@ fn fill_and_drain<G: Geometry>() {
     assert_eq!(a.usedpools.heads[0], pool_b);
     // One free into the full pool relinks it at the front.
     let q = first.pop().unwrap();
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(q, small(size)) };
     assert_eq!(
         a.usedpools.heads[0], pool_a,
         "a full pool that gets a block back goes first"
     );
+    // SAFETY: the pool header read here belongs to a pool of this allocator that is still carved.
     assert_eq!(unsafe { (*pool_a).nextpool }, pool_b);
     // The next allocation reuses that block (LIFO).
     let again = a.alloc(small(size)).unwrap();
@@ -74,9 +71,11 @@ fn fill_and_drain<G: Geometry>() {
     assert_eq!(s.classes[0].blocks_in_use, cap + 1);
     assert_eq!(s.classes[0].blocks_available, cap - 1);
     // The last free returns the pool to its arena's free-pool list.
+    // SAFETY: the pool header read here belongs to a pool of this allocator that is still carved.
     let arena = unsafe { (*pool_a).arenaindex } as usize;
     let nfree_before = a.arenas.objs[arena].nfreepools;
     for p in first.drain(..) {
+        // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
         unsafe { a.dealloc(p, small(size)) };
     }
     assert_eq!(
@@ -92,9 +91,11 @@ fn fill_and_drain<G: Geometry>() {
     a.check();
     // Reusing the empty pool for the same class skips re-initialisation:
     // its free list is used as is (the most recently freed block first).
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(other, small(size)) };
     let r = a.alloc(small(size)).unwrap();
     assert!(pool_of::<G>(r) == pool_a || pool_of::<G>(r) == pool_b);
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(r, small(size)) };
     a.check();
     assert_eq!(a.stats().bytes_in_use, 0);
@@ -121,6 +122,7 @@ fn same_class_reuse_keeps_free_list() {
     let p = a.alloc(small(64)).unwrap();
     let q = a.alloc(small(64)).unwrap();
     let pool = pool_of::<DefaultGeometry>(p);
+    // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
     unsafe {
         a.dealloc(p, small(64));
         a.dealloc(q, small(64));
@@ -134,6 +136,7 @@ fn same_class_reuse_keeps_free_list() {
     );
     assert_eq!(r, q, "same class: the old free list is reused, not rebuilt");
     // A different class re-initialises it: the first block comes back.
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(r, small(64)) };
     let s = a.alloc(small(8)).unwrap();
     assert_eq!(pool_of::<DefaultGeometry>(s), pool);
@@ -141,6 +144,7 @@ fn same_class_reuse_keeps_free_list() {
         s.as_ptr().addr() - pool.addr(),
         DefaultGeometry::POOL_OVERHEAD
     );
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(s, small(8)) };
     a.check();
 }
@@ -167,6 +171,7 @@ fn two_arenas<G: Geometry>() {
     // not last on the usable list: it goes back to the system.
     let a_base = base(arena_a[0]);
     for p in arena_a {
+        // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
         unsafe { a.dealloc(p, l) };
         a.check();
     }
@@ -181,6 +186,7 @@ fn two_arenas<G: Geometry>() {
         "a returned arena is no longer ours"
     );
     // Empty arena B: wholly free but the last (only) usable arena: kept (bpo-37257).
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(in_b, l) };
     a.check();
     let s = a.stats();
@@ -195,6 +201,7 @@ fn two_arenas<G: Geometry>() {
     let p = a.alloc(l).unwrap();
     assert_eq!(base(p), base(in_b));
     assert_eq!(a.stats().arenas_allocated_total, 2);
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(p, l) };
 }
 
@@ -231,6 +238,7 @@ fn usable_list_sorted_under_churn() {
         let start = k - k % per_pool.min(v.len());
         let end = (start + per_pool).min(v.len());
         for p in v.drain(start..end) {
+            // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
             unsafe { a.dealloc(p, l) };
         }
         step += 1;
@@ -251,34 +259,46 @@ fn realloc_rule<G: Geometry>() {
     let mut a = Allocator::<G>::new();
     let l = small(512);
     let p = a.alloc(l).unwrap();
+    // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
     unsafe { p.as_ptr().write_bytes(0x5A, 512) };
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     let q = unsafe { a.realloc(p, l, 400) }.unwrap();
     assert_eq!(q, p, "4*400 > 3*512: stays in place");
     // The boundary: 4*385 > 1536 stays, 4*384 == 1536 moves.
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     let q = unsafe { a.realloc(q, small(400), 385) }.unwrap();
     assert_eq!(q, p);
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     let r = unsafe { a.realloc(q, small(385), 384) }.unwrap();
     assert_ne!(r, p, "saving 25% or more moves the block");
     assert!(
+        // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
         unsafe { core::slice::from_raw_parts(r.as_ptr(), 384) }
             .iter()
             .all(|&b| b == 0x5A)
     );
     let p2 = a.alloc(l).unwrap();
+    // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
     unsafe { p2.as_ptr().write_bytes(0x5A, 512) };
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     let r2 = unsafe { a.realloc(p2, l, 380) }.unwrap();
     assert_ne!(r2, p2, "512 -> 380 moves");
     // Growth past the block moves; into the system and back keeps the data.
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     let g = unsafe { a.realloc(r2, small(380), 2000) }.unwrap();
     assert!(!a.owns(g.as_ptr()));
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     let g = unsafe { a.realloc(g, small(2000), 3000) }.unwrap();
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     let back = unsafe { a.realloc(g, small(3000), 100) }.unwrap();
     assert!(a.owns(back.as_ptr()));
     assert!(
+        // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
         unsafe { core::slice::from_raw_parts(back.as_ptr(), 100) }
             .iter()
             .all(|&b| b == 0x5A)
     );
+    // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
     unsafe {
         a.dealloc(back, small(100));
         a.dealloc(r, small(384));
@@ -294,9 +314,12 @@ fn realloc_rule_cpython() {
     // The smallest class too: a 16-byte block shrinks in place down to 13 bytes.
     let mut a = Allocator::<CPython311>::new();
     let p = a.alloc(small(16)).unwrap();
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     assert_eq!(unsafe { a.realloc(p, small(16), 13) }, Some(p));
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     let q = unsafe { a.realloc(p, small(13), 12) }.unwrap();
     assert_ne!(q, p);
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(q, small(12)) };
 }
 
@@ -306,9 +329,12 @@ fn realloc_rule_default() {
     // 8-byte steps: a 24-byte block keeps 19..=24, moves at 18.
     let mut a = Allocator::<DefaultGeometry>::new();
     let p = a.alloc(small(24)).unwrap();
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     assert_eq!(unsafe { a.realloc(p, small(24), 19) }, Some(p));
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     let q = unsafe { a.realloc(p, small(19), 18) }.unwrap();
     assert_ne!(q, p);
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(q, small(18)) };
 }
 
@@ -326,8 +352,10 @@ fn system_path() {
         let p = a.alloc(l).unwrap();
         assert_eq!(p.as_ptr().addr() % l.align(), 0, "{l:?} misaligned");
         assert!(!a.owns(p.as_ptr()), "{l:?} should not come from a pool");
+        // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
         unsafe { p.as_ptr().write_bytes(1, l.size()) };
         assert_eq!(a.stats().large_blocks, 1);
+        // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
         unsafe { a.dealloc(p, l) };
     }
     // 16-byte alignment is fine in the CPython geometry.
@@ -335,6 +363,7 @@ fn system_path() {
     let l = Layout::from_size_align(32, 16).unwrap();
     let p = c.alloc(l).unwrap();
     assert!(c.owns(p.as_ptr()));
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { c.dealloc(p, l) };
     assert_eq!(a.stats().large_blocks, 0);
 }
@@ -350,14 +379,17 @@ fn owner_tag_in_every_pool() {
     let late = a.alloc(small(8)).unwrap();
     for &(p, _) in blocks.iter().chain([(late, 8)].iter()) {
         assert_eq!(
+            // SAFETY: the pool header read here belongs to a pool of this allocator that is still carved.
             unsafe { pool_of::<DefaultGeometry>(p).cast::<*const ()>().read() },
             tag
         );
     }
     a.check();
     for (p, n) in blocks {
+        // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
         unsafe { a.dealloc(p, small(n)) };
     }
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(late, small(8)) };
 }
 
@@ -366,6 +398,7 @@ fn free_without_layout() {
     let mut a = Allocator::<DefaultGeometry>::new();
     let v: Vec<_> = (0..100).map(|i| a.alloc(small(8 + i)).unwrap()).collect();
     for p in v {
+        // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
         unsafe { a.free(p) };
     }
     a.check();
@@ -379,6 +412,7 @@ fn free_foreign_pointer_panics() {
     let mut a = Allocator::<DefaultGeometry>::new();
     let _keep = a.alloc(small(8)).unwrap();
     let mut local = 0u64;
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.free(NonNull::from(&mut local).cast()) };
 }
 
@@ -389,6 +423,7 @@ fn double_free_panics() {
     let mut a = Allocator::<DefaultGeometry>::new();
     let p = a.alloc(small(8)).unwrap();
     let _keep = a.alloc(small(8)).unwrap();
+    // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
     unsafe {
         a.free(p);
         a.free(p);
@@ -402,16 +437,20 @@ fn bad_frees_leave_state_intact() {
     let mut a = Allocator::<DefaultGeometry>::new();
     let p = a.alloc(small(40)).unwrap();
     let keep = a.alloc(small(40)).unwrap();
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.free(p) };
     let before = a.stats();
     let mut local = [0u64; 4];
     let bad = [
         p,                                // double free
+        // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
         unsafe { keep.add(8) },           // inside a block
         NonNull::from(&mut local).cast(), // foreign
+        // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
         unsafe { keep.add(40 * 20) },     // never handed out
     ];
     for b in bad {
+        // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
         let r = catch_unwind(AssertUnwindSafe(|| unsafe { a.free(b) }));
         assert!(r.is_err(), "{b:p} was accepted");
         a.check();
@@ -419,9 +458,12 @@ fn bad_frees_leave_state_intact() {
     }
     // A pointer in an empty pool (its only block freed) is also refused.
     let lone = a.alloc(small(200)).unwrap();
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.free(lone) };
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     assert!(catch_unwind(AssertUnwindSafe(|| unsafe { a.free(lone) })).is_err());
     a.check();
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.free(keep) };
     a.check();
 }
@@ -456,6 +498,7 @@ fn stats_table_shape() {
     assert_eq!(s.pool_header_bytes, 48);
     assert_eq!(s.quantization_bytes, (16384 - 48) % 16);
     for p in v {
+        // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
         unsafe { a.dealloc(p, small(16)) };
     }
 }
@@ -490,5 +533,6 @@ fn low_address_is_not_ours() {
     let p = a.alloc(small(8)).unwrap();
     assert!(!a.owns(ptr::without_provenance(0x10)));
     assert!(!a.owns(ptr::without_provenance(CPython311::ARENA_SIZE - 1)));
+    // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(p, small(8)) };
 }
