@@ -122,7 +122,7 @@ fn same_class_reuse_keeps_free_list() {
     let p = a.alloc(small(64)).unwrap();
     let q = a.alloc(small(64)).unwrap();
     let pool = pool_of::<DefaultGeometry>(p);
-    // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
+    // SAFETY: each block was allocated above by this allocator with this layout and is freed once.
     unsafe {
         a.dealloc(p, small(64));
         a.dealloc(q, small(64));
@@ -259,7 +259,7 @@ fn realloc_rule<G: Geometry>() {
     let mut a = Allocator::<G>::new();
     let l = small(512);
     let p = a.alloc(l).unwrap();
-    // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
+    // SAFETY: the block is live and at least as large as the bytes written.
     unsafe { p.as_ptr().write_bytes(0x5A, 512) };
     // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     let q = unsafe { a.realloc(p, l, 400) }.unwrap();
@@ -272,13 +272,13 @@ fn realloc_rule<G: Geometry>() {
     let r = unsafe { a.realloc(q, small(385), 384) }.unwrap();
     assert_ne!(r, p, "saving 25% or more moves the block");
     assert!(
-        // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
+        // SAFETY: the block is live, at least this long, and was fully written above.
         unsafe { core::slice::from_raw_parts(r.as_ptr(), 384) }
             .iter()
             .all(|&b| b == 0x5A)
     );
     let p2 = a.alloc(l).unwrap();
-    // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
+    // SAFETY: the block is live and at least as large as the bytes written.
     unsafe { p2.as_ptr().write_bytes(0x5A, 512) };
     // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     let r2 = unsafe { a.realloc(p2, l, 380) }.unwrap();
@@ -293,12 +293,12 @@ fn realloc_rule<G: Geometry>() {
     let back = unsafe { a.realloc(g, small(3000), 100) }.unwrap();
     assert!(a.owns(back.as_ptr()));
     assert!(
-        // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
+        // SAFETY: the block is live, at least this long, and was fully written above.
         unsafe { core::slice::from_raw_parts(back.as_ptr(), 100) }
             .iter()
             .all(|&b| b == 0x5A)
     );
-    // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
+    // SAFETY: each block was allocated above by this allocator with this layout and is freed once.
     unsafe {
         a.dealloc(back, small(100));
         a.dealloc(r, small(384));
@@ -352,7 +352,7 @@ fn system_path() {
         let p = a.alloc(l).unwrap();
         assert_eq!(p.as_ptr().addr() % l.align(), 0, "{l:?} misaligned");
         assert!(!a.owns(p.as_ptr()), "{l:?} should not come from a pool");
-        // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
+        // SAFETY: the block is live and at least as large as the bytes written.
         unsafe { p.as_ptr().write_bytes(1, l.size()) };
         assert_eq!(a.stats().large_blocks, 1);
         // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
@@ -423,7 +423,7 @@ fn double_free_panics() {
     let mut a = Allocator::<DefaultGeometry>::new();
     let p = a.alloc(small(8)).unwrap();
     let _keep = a.alloc(small(8)).unwrap();
-    // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
+    // SAFETY: deliberately breaks `free`'s contract (a double free) to test the debug-build panic.
     unsafe {
         a.free(p);
         a.free(p);
@@ -442,15 +442,16 @@ fn bad_frees_leave_state_intact() {
     let before = a.stats();
     let mut local = [0u64; 4];
     let bad = [
-        p,                                // double free
-        // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
+        p, // double free
+        // SAFETY: 8 bytes into a live 40-byte block: in bounds of its allocation.
         unsafe { keep.add(8) },           // inside a block
         NonNull::from(&mut local).cast(), // foreign
-        // SAFETY: blocks passed here were allocated by this allocator with these layouts, each freed once.
-        unsafe { keep.add(40 * 20) },     // never handed out
+        // SAFETY: 800 bytes further is still inside the block's 4 KiB pool (same allocation).
+        unsafe { keep.add(40 * 20) }, // never handed out
     ];
     for b in bad {
-        // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
+        // SAFETY: deliberately violates `free`'s contract to test the debug-build detection,
+        // which panics before touching any state (the test asserts the panic and `check()`).
         let r = catch_unwind(AssertUnwindSafe(|| unsafe { a.free(b) }));
         assert!(r.is_err(), "{b:p} was accepted");
         a.check();
