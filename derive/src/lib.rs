@@ -270,6 +270,11 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
 
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    // SAFETY (of the generated impl): `trace` reports every non-skipped field exactly once
+    // through that field's own `Trace` impl, and nothing else (contract items 1-3); skipped
+    // fields are refused when their type names `Gc`/`Weak`, so skipping can only hide handles
+    // behind aliases, which leaks but never frees a live object (item 2); `trace` calls only
+    // field `trace`s (item 4); and `MAY_CONTAIN_HANDLES` is the OR over the traced fields (5).
     Ok(quote! {
         #[automatically_derived]
         unsafe impl #impl_generics #krate::Trace for #ident #ty_generics #where_clause {

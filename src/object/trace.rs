@@ -275,32 +275,27 @@ unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     }
 }
 
-// SAFETY: forwards to every key and value.
-unsafe impl<K: Trace, V: Trace, S> Trace for HashMap<K, V, S> {
-    const MAY_CONTAIN_HANDLES: bool = K::MAY_CONTAIN_HANDLES || V::MAY_CONTAIN_HANDLES;
-    #[inline]
-    fn trace(&self, visitor: &mut Visitor<'_>) {
-        if Self::MAY_CONTAIN_HANDLES {
-            for (key, value) in self {
-                key.trace(visitor);
-                value.trace(visitor);
+macro_rules! maps {
+    ($($name:ident<K, V $(, $s:ident)?>;)*) => {$(
+        // SAFETY: forwards to every key and value, each owned exclusively by the map.
+        unsafe impl<K: Trace, V: Trace $(, $s)?> Trace for $name<K, V $(, $s)?> {
+            const MAY_CONTAIN_HANDLES: bool = K::MAY_CONTAIN_HANDLES || V::MAY_CONTAIN_HANDLES;
+            #[inline]
+            fn trace(&self, visitor: &mut Visitor<'_>) {
+                if Self::MAY_CONTAIN_HANDLES {
+                    for (key, value) in self {
+                        key.trace(visitor);
+                        value.trace(visitor);
+                    }
+                }
             }
         }
-    }
+    )*};
 }
 
-// SAFETY: forwards to every key and value.
-unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
-    const MAY_CONTAIN_HANDLES: bool = K::MAY_CONTAIN_HANDLES || V::MAY_CONTAIN_HANDLES;
-    #[inline]
-    fn trace(&self, visitor: &mut Visitor<'_>) {
-        if Self::MAY_CONTAIN_HANDLES {
-            for (key, value) in self {
-                key.trace(visitor);
-                value.trace(visitor);
-            }
-        }
-    }
+maps! {
+    HashMap<K, V, S>;
+    BTreeMap<K, V>;
 }
 
 macro_rules! tuples {
