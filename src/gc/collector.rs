@@ -1,4 +1,4 @@
-//! `collect_main`: one collection of generation `g`, in CPython 3.11's order.
+//! The collection pipeline: one collection of generation `g`, in CPython 3.11's order.
 //!
 //! ```text
 //!  young = gen g + gens 0..g ──update_refs──subtract_refs──move_unreachable──┐
@@ -9,33 +9,96 @@
 //!  still_unreachable ──delete_garbage──▶ freed (or garbage list under SAVEALL)
 //! ```
 //!
+//! **Start at [`Collector::collect_main`].** A [`Collector`] is the pipeline over the
+//! collector's own state ([`GcState`]) plus a narrow seam to the heap ([`Host`]: the weak
+//! table, the unraisable reporter, and the trashcan). It never names the heap's type.
+//!
 //! No step recurses: walks follow the intrusive lists, and `move_unreachable` re-queues
-//! objects at the tail of young instead of descending into them. The only user code that
-//! runs before `handle_weakrefs` is `Trace` (which by contract touches nothing). From then on
-//! user code (callbacks, finalizers, `Drop`) can free or resurrect objects, so each step
-//! either takes the *head* of a work list and moves it before calling out, or holds a count
-//! across the call (CPython's discipline), and every panic is caught and reported.
+//! objects at the tail of young instead of descending into them.
+//!
+//! # User code
+//! The only user code that runs before `handle_weakrefs` is `Trace`, which by contract touches
+//! nothing and must not panic; if one panics anyway, [`Repair`] puts every object back on a
+//! well-formed generation list before the panic leaves `collect`. Every other call into user
+//! code (callbacks, finalizers, `Drop`, the unraisable hook, `tracing` subscribers) goes
+//! through [`Unraisables::guard`] and happens only where every object is on a well-formed
+//! list, with a count held on whatever that code could otherwise free (CPython's discipline).
+//! The debug events that name garbage are emitted after `handle_weakrefs`, once no weak
+//! reference can reach the garbage any more.
 #![allow(unsafe_code)]
 
-use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use super::list::GcList;
+use super::state::{GcState, lists};
+use super::unraisable::Unraisables;
+use super::visit::VisitOp;
 use super::{CallbackPhase, CollectingGuard, CollectionInfo, DebugFlags};
 use crate::Visitor;
-use crate::heap::{HeapInner, lists};
 use crate::object::handle::{self, AnyGc};
 use crate::object::header::{ObjRef, flag};
-use crate::object::visit::VisitOp;
+use crate::object::weak::{WeakTable, take_for_death};
 
-impl HeapInner {
-    /// `gc.collect(g)`: explicit collection, with callbacks; 0 if one is already running.
+/// What the collector asks of the heap that owns it: the seam between `gc` and `heap`.
+pub(crate) trait Host {
+    /// The heap's weak-reference table (cleared for the garbage in `handle_weakrefs`).
+    fn weak_table(&self) -> &WeakTable;
+    /// Where panics of user code are reported.
+    fn unraisables(&self) -> &Unraisables;
+    /// Process deaths left queued by a teardown that a panic cut short, before collecting.
+    fn drain_trashcan(&self);
+}
+
+/// One heap's collector for the duration of a call: its state plus the heap seam.
+pub(crate) struct Collector<'a> {
+    gc: &'a GcState,
+    host: &'a dyn Host,
+}
+
+/// Marks this heap's collection as running (and the thread's, see [`super::collecting`]) for a
+/// scope, resetting both on unwind too.
+struct Running<'a> {
+    gc: &'a GcState,
+    _thread: CollectingGuard,
+}
+
+impl<'a> Running<'a> {
+    fn enter(gc: &'a GcState) -> Running<'a> {
+        gc.running.set(true);
+        Running {
+            gc,
+            _thread: CollectingGuard::enter(),
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.gc.running.set(false);
+    }
+}
+
+impl<'a> Collector<'a> {
+    pub(crate) fn new(gc: &'a GcState, host: &'a dyn Host) -> Collector<'a> {
+        Collector { gc, host }
+    }
+
+    fn report(&self, context: impl FnOnce() -> String, f: impl FnOnce()) {
+        self.host.unraisables().guard(context, f);
+    }
+
+    fn emit(&self, f: impl FnOnce()) {
+        self.host.unraisables().emit(f);
+    }
+
+    /// `gc.collect(g)`: explicit collection, with callbacks; 0 if one is already running on
+    /// this thread (CPython's `collecting` flag).
     pub(crate) fn collect_explicit(&self, generation: usize) -> usize {
         if super::collecting() {
             return 0;
         }
-        self.drain_trashcan();
-        let _guard = CollectingGuard::enter();
+        self.host.drain_trashcan();
+        let _running = Running::enter(self.gc);
         self.collect_with_callbacks(generation)
     }
 
@@ -43,12 +106,15 @@ impl HeapInner {
     /// exceeds its threshold, except that a full collection also needs the objects waiting
     /// for one (`long_lived_pending`) to be at least 25% of those that survived the last.
     pub(crate) fn collect_automatic(&self) {
-        let _guard = CollectingGuard::enter();
-        let counts = self.counts.get();
-        let thresholds = self.thresholds.get();
+        if super::collecting() {
+            return;
+        }
+        let _running = Running::enter(self.gc);
+        let counts = self.gc.counts.get();
+        let thresholds = self.gc.thresholds.get();
         for g in (0..3).rev() {
             if counts[g] > thresholds[g] {
-                if g == 2 && self.long_lived_pending.get() < self.long_lived_total.get() / 4 {
+                if g == 2 && self.gc.long_lived_pending.get() < self.gc.long_lived_total.get() / 4 {
                     continue;
                 }
                 self.collect_with_callbacks(g);
@@ -57,9 +123,12 @@ impl HeapInner {
         }
     }
 
-    /// The final collection when the `Heap` is dropped: no callbacks, like CPython's shutdown.
+    /// The final collection when the `Heap` is dropped: no callbacks, like CPython's
+    /// shutdown. The caller makes sure no other collection runs on this thread.
     pub(crate) fn collect_shutdown(&self) {
-        let _guard = CollectingGuard::enter();
+        debug_assert!(!super::collecting());
+        self.host.drain_trashcan();
+        let _running = Running::enter(self.gc);
         self.collect_main(2);
     }
 
@@ -81,66 +150,67 @@ impl HeapInner {
     }
 
     fn invoke_callbacks(&self, phase: CallbackPhase, info: &CollectionInfo) {
-        let callbacks: Vec<_> = self
-            .callbacks
-            .borrow()
-            .iter()
-            .map(|(_, cb)| cb.clone())
-            .collect();
-        for callback in callbacks {
+        let callbacks = self.gc.callbacks_snapshot();
+        for callback in &callbacks {
             let Ok(mut callback) = callback.try_borrow_mut() else {
                 continue;
             };
-            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| callback(phase, info))) {
-                self.report_unraisable("gc callback".to_string(), payload);
-            }
+            self.report(|| "gc callback".to_string(), || callback(phase, info));
         }
+        // A callback removed meanwhile is dropped here, with its captures: user code.
+        self.report(|| "dropping a gc callback".to_string(), || drop(callbacks));
     }
 
     /// One collection of `generation`. Returns (collected, uncollectable).
     pub(crate) fn collect_main(&self, generation: usize) -> (usize, usize) {
-        let _span = tracing::debug_span!(target: "pygc::gc", "collect", generation).entered();
-        let debug = self.debug.get();
+        let gc = self.gc;
+        let span = self.host.unraisables().guard(
+            || "tracing subscriber".to_string(),
+            || tracing::debug_span!(target: "pygc::gc", "collect", generation).entered(),
+        );
+        let debug = gc.debug.get();
         let started = Instant::now();
         if debug.contains(DebugFlags::STATS) {
-            tracing::info!(target: "pygc::gc", "gc: collecting generation {generation}...");
-            tracing::info!(
-                target: "pygc::gc",
-                "gc: objects in each generation: {} {} {}",
-                self.generation(0).len(),
-                self.generation(1).len(),
-                self.generation(2).len()
-            );
-            tracing::info!(
-                target: "pygc::gc",
-                "gc: objects in permanent generation: {}",
-                self.list(lists::PERMANENT).len()
-            );
+            let sizes = [0, 1, 2].map(|g| gc.generation(g).len());
+            let permanent = gc.list(lists::PERMANENT).len();
+            self.emit(|| {
+                tracing::info!(target: "pygc::gc", "gc: collecting generation {generation}...");
+                tracing::info!(
+                    target: "pygc::gc",
+                    "gc: objects in each generation: {} {} {}",
+                    sizes[0],
+                    sizes[1],
+                    sizes[2]
+                );
+                tracing::info!(target: "pygc::gc", "gc: objects in permanent generation: {permanent}");
+            });
         }
 
         // 1. Counters: this collection counts toward the next generation; younger reset.
-        let mut counts = self.counts.get();
+        let mut counts = gc.counts.get();
         if generation < 2 {
             counts[generation + 1] += 1;
         }
         for c in &mut counts[..=generation] {
             *c = 0;
         }
-        self.counts.set(counts);
+        gc.counts.set(counts);
 
         // 2. Merge the younger generations onto the end of `generation`.
-        let young = self.generation(generation);
+        let young = gc.generation(generation);
         for g in 0..generation {
-            young.merge_from(self.generation(g));
+            young.merge_from(gc.generation(g));
         }
         let old = if generation < 2 {
-            self.generation(generation + 1)
+            gc.generation(generation + 1)
         } else {
             young
         };
 
-        // 3–5. Find what is unreachable from outside the set.
-        let unreachable = self.list(lists::UNREACHABLE);
+        // 3–5. Find what is unreachable from outside the set. From here until step 12 only
+        //      `Trace` runs; if it panics, `repair` restores every list on the way out.
+        let repair = Repair { gc, young, old };
+        let unreachable = gc.list(lists::UNREACHABLE);
         let survivors = deduce_unreachable(young, unreachable);
         // O(n) list validation: tests and fuzzing (the `checked` feature), never in release.
         #[cfg(all(debug_assertions, any(test, feature = "checked")))]
@@ -153,68 +223,69 @@ impl HeapInner {
         //    the 25% rule). Both counts are taken before any finalizer runs, as in CPython.
         if generation < 2 {
             if generation == 1 {
-                self.long_lived_pending
-                    .set(self.long_lived_pending.get() + survivors);
+                gc.long_lived_pending
+                    .set(gc.long_lived_pending.get() + survivors);
             }
             old.merge_from(young);
         } else {
-            self.long_lived_pending.set(0);
-            self.long_lived_total.set(survivors);
+            gc.long_lived_pending.set(0);
+            gc.long_lived_total.set(survivors);
         }
 
         // 8. Legacy finalizers and everything they reach are uncollectable.
-        let finalizers = self.list(lists::FINALIZERS);
+        let finalizers = gc.list(lists::FINALIZERS);
         let has_finalizers = move_legacy_finalizers(unreachable, finalizers);
         move_legacy_finalizer_reachable(finalizers);
 
-        // 9.
-        if debug.contains(DebugFlags::COLLECTABLE) {
-            for obj in unreachable.iter() {
-                tracing::info!(target: "pygc::gc", "gc: collectable <{} {:p}>", (obj.vtable().type_name)(), obj.0);
-            }
-        }
+        // 9. (DEBUG_COLLECTABLE) Named now, emitted after step 10: a subscriber is user code,
+        //    and before the weak references into the garbage are cleared it could upgrade one
+        //    and resurrect an object no finalizer would be checked for.
+        let collectable: Vec<String> = if debug.contains(DebugFlags::COLLECTABLE) {
+            unreachable.iter().map(describe).collect()
+        } else {
+            Vec::new()
+        };
 
         // 10. Clear weak references into the garbage; run callbacks of those outside it.
         let weakrefs_freed = self.handle_weakrefs(unreachable, old);
+        if !collectable.is_empty() {
+            self.emit(|| {
+                for line in &collectable {
+                    tracing::info!(target: "pygc::gc", "gc: collectable {line}");
+                }
+            });
+        }
 
         // 11. PEP 442 finalizers, once per object.
         // 12. Whatever a finalizer made reachable again survives, with all it reaches.
         //     Only a finalizer can resurrect (weak-reference callbacks cannot reach the
         //     garbage: every weak reference into it was cleared first), so garbage without
         //     pending finalizers skips both steps (7 walks over the garbage).
-        let still_unreachable = self.list(lists::STILL_UNREACHABLE);
+        let still_unreachable = gc.list(lists::STILL_UNREACHABLE);
         if has_finalizers {
             self.finalize_garbage(unreachable);
             handle_resurrected_objects(unreachable, still_unreachable, old);
         } else {
             still_unreachable.merge_from(unreachable);
         }
+        // No `Trace` runs from here on.
+        std::mem::forget(repair);
 
         // 13–14. Count and break the garbage.
         let collected = weakrefs_freed + self.delete_garbage(still_unreachable, old, debug);
 
-        // 15. Uncollectable accounting.
+        // 15–16. Uncollectable accounting. Legacy-finalizer objects (everything, under
+        //     SAVEALL) go to `garbage`; all of the uncollectable set goes to the old
+        //     generation, to be found again next time.
         let uncollectable = finalizers.len();
-        if debug.contains(DebugFlags::UNCOLLECTABLE) {
-            for obj in finalizers.iter() {
-                tracing::info!(target: "pygc::gc", "gc: uncollectable <{} {:p}>", (obj.vtable().type_name)(), obj.0);
-            }
-        }
-        if debug.contains(DebugFlags::STATS) {
-            tracing::info!(
-                target: "pygc::gc",
-                "gc: done, {} unreachable, {} uncollectable, {:.4}s elapsed",
-                collected + uncollectable,
-                uncollectable,
-                started.elapsed().as_secs_f64()
-            );
-        }
-
-        // 16. Legacy-finalizer objects (everything, under SAVEALL) go to `garbage`; all of the
-        //     uncollectable set goes to the old generation, to be found again next time.
+        let uncollectable_lines: Vec<String> = if debug.contains(DebugFlags::UNCOLLECTABLE) {
+            finalizers.iter().map(describe).collect()
+        } else {
+            Vec::new()
+        };
         {
             let saveall = debug.contains(DebugFlags::SAVEALL);
-            let mut garbage = self.garbage.borrow_mut();
+            let mut garbage = gc.garbage.borrow_mut();
             for obj in finalizers.iter() {
                 if saveall || obj.vtable().legacy_finalize.is_some() {
                     garbage.push(AnyGc::new_ref(obj));
@@ -224,27 +295,52 @@ impl HeapInner {
         old.merge_from(finalizers);
 
         // 19. Statistics.
-        let mut stats = self.stats.get();
+        let mut stats = gc.stats.get();
         stats[generation].collections += 1;
         stats[generation].collected += collected;
         stats[generation].uncollectable += uncollectable;
-        self.stats.set(stats);
+        gc.stats.set(stats);
+
+        // The debug output of steps 15 and 19, now that every list is settled.
+        if !uncollectable_lines.is_empty() {
+            self.emit(|| {
+                for line in &uncollectable_lines {
+                    tracing::info!(target: "pygc::gc", "gc: uncollectable {line}");
+                }
+            });
+        }
+        if debug.contains(DebugFlags::STATS) {
+            let elapsed = started.elapsed().as_secs_f64();
+            self.emit(|| {
+                tracing::info!(
+                    target: "pygc::gc",
+                    "gc: done, {} unreachable, {} uncollectable, {:.4}s elapsed",
+                    collected + uncollectable,
+                    uncollectable,
+                    elapsed
+                );
+            });
+        }
+        if let Some(span) = span {
+            self.emit(move || drop(span));
+        }
         (collected, uncollectable)
     }
 
     /// Step 10 (`handle_weakrefs`). Returns how many weak-reference objects their own
     /// callbacks' completion freed (they count as collected, as in CPython).
     fn handle_weakrefs(&self, unreachable: GcList, old: GcList) -> usize {
+        let table = self.host.weak_table();
         // a) Clear every weak reference into the garbage, and every weak reference that *is*
         //    garbage; remember the live ones with callbacks. No user code runs in this loop.
         let mut to_call: Vec<AnyGc> = Vec::new();
         for obj in unreachable.iter() {
             if obj.vtable().is_weakref {
                 // Garbage weak reference: cleared; its callback will never run (bpo-38006).
-                self.detach_weakref(obj);
+                table.detach(obj);
             }
             if obj.header().has(flag::HAS_WEAKREFS) {
-                for weakref in self.take_weak_list(obj) {
+                for weakref in table.take(obj) {
                     let has_callback = weakref
                         .weakref()
                         .is_some_and(|w| w.callback.borrow().is_some());
@@ -263,7 +359,7 @@ impl HeapInner {
             let callback = obj.weakref().and_then(|w| w.callback.borrow_mut().take());
             if let Some(callback) = callback {
                 let arg = weakref.clone();
-                self.call_user(|| "weakref callback", obj, || callback(arg));
+                self.report(|| context("weakref callback", obj), || callback(arg));
             }
             if obj.header().rc() == 1 {
                 freed += 1;
@@ -281,7 +377,7 @@ impl HeapInner {
     /// Step 11 (`finalize_garbage`): take the head, move it to `seen`, finalize it if it has a
     /// finalizer that has not run. Finalizers may free any object of either list.
     fn finalize_garbage(&self, unreachable: GcList) {
-        let seen = self.list(lists::SEEN);
+        let seen = self.gc.list(lists::SEEN);
         while let Some(obj) = unreachable.first() {
             seen.move_in(obj);
             let h = obj.header();
@@ -289,10 +385,11 @@ impl HeapInner {
                 if !h.has(flag::FINALIZED) {
                     h.set(flag::FINALIZED);
                     let hold = AnyGc::new_ref(obj);
-                    self.call_user(
-                        || "finalizer",
-                        obj,
-                        || handle::call_finalizer(obj, finalize),
+                    self.report(
+                        || context("finalizer", obj),
+                        // SAFETY: `hold` owns a count across the call, and garbage values are
+                        // only dropped in step 14, so the value is initialised.
+                        || unsafe { handle::call_finalizer(obj, finalize) },
                     );
                     self.drop_hold(hold);
                 }
@@ -305,16 +402,17 @@ impl HeapInner {
     /// goes to the garbage list instead. Otherwise:
     ///
     /// 1. hold every object (so none is freed while others still point at it), untrack it,
-    ///    and clear the weak references to and from it;
-    /// 2. mark every object DEAD, so a `Drop` reaching co-garbage sees a dead handle;
-    /// 3. drop every value (panics are reported, not propagated);
-    /// 4. release the holds: each object is freed as its count reaches zero.
+    ///    and clear the weak references to and from it, running no user code;
+    /// 2. drop the callbacks of weak references cleared in 1 (their captures are user code);
+    /// 3. mark every object DEAD, so a `Drop` reaching co-garbage sees a dead handle;
+    /// 4. drop every value (panics are reported, not propagated);
+    /// 5. release the holds: each object is freed as its count reaches zero.
     ///
     /// Returns the number of garbage objects (CPython's `gc_list_size(&final_unreachable)`),
     /// counted on the way instead of by a separate walk.
     fn delete_garbage(&self, still_unreachable: GcList, old: GcList, debug: DebugFlags) -> usize {
         if debug.contains(DebugFlags::SAVEALL) {
-            let mut garbage = self.garbage.borrow_mut();
+            let mut garbage = self.gc.garbage.borrow_mut();
             let before = garbage.len();
             for obj in still_unreachable.iter() {
                 obj.header().clear_collecting();
@@ -325,22 +423,29 @@ impl HeapInner {
             old.merge_from(still_unreachable);
             return saved;
         }
+        let table = self.host.weak_table();
         let mut holds: Vec<AnyGc> = Vec::new();
+        // Weak references made during finalizers (cleared without callbacks), each held with
+        // its callback until every list below is settled.
+        let mut cleared = Vec::new();
+        let mut orphaned = Vec::new();
         while let Some(obj) = still_unreachable.first() {
             holds.push(AnyGc::new_ref(obj));
             GcList::unlink(obj);
             if obj.vtable().is_weakref {
-                self.detach_weakref(obj);
+                table.detach(obj);
             }
             if obj.header().has(flag::HAS_WEAKREFS) {
-                // Weak references made during finalizers: cleared without callbacks.
-                for weakref in self.take_weak_list(obj) {
-                    let callback = weakref
-                        .weakref()
-                        .and_then(|w| w.callback.borrow_mut().take());
-                    drop(callback);
-                }
+                let (alive, dying) = take_for_death(table, obj);
+                cleared.extend(alive);
+                orphaned.extend(dying);
             }
+        }
+        if !cleared.is_empty() || !orphaned.is_empty() {
+            self.report(
+                || "dropping weak-reference callbacks".to_string(),
+                || drop((cleared, orphaned)),
+            );
         }
         // Mark every object DEAD before any value drops (so co-garbage reached from a `Drop`
         // reads as dead), then drop the values.
@@ -352,17 +457,13 @@ impl HeapInner {
             let obj = hold.obj;
             if obj.header().has(flag::CLEARING) {
                 obj.header().clear(flag::CLEARING);
-                let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                self.report(
+                    || context("tp_clear", obj),
                     // SAFETY: CLEARING was set in this collection right after the value was
                     // known initialised, and is cleared exactly once, here; the object is
                     // garbage, so no `&T` into it exists (co-garbage sees it DEAD).
-                    unsafe { handle::drop_value(obj) }
-                }));
-                if let Err(payload) = result {
-                    let context =
-                        format!("tp_clear of <{} {:p}>", (obj.vtable().type_name)(), obj.0);
-                    self.report_unraisable(context, payload);
-                }
+                    || unsafe { handle::drop_value(obj) },
+                );
             }
         }
         for hold in holds {
@@ -374,13 +475,51 @@ impl HeapInner {
     /// Release a count the collector held, reporting any panic from the teardown it causes.
     fn drop_hold(&self, hold: AnyGc) {
         let obj = hold.obj;
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(hold))) {
-            let context = format!(
-                "deallocation of <{} {:p}>",
-                (obj.vtable().type_name)(),
-                obj.0
-            );
-            self.report_unraisable(context, payload);
+        self.report(|| context("deallocation", obj), move || drop(hold));
+    }
+}
+
+/// `<type address>`, as CPython's `debug_cycle` prints an object.
+fn describe(obj: ObjRef) -> String {
+    format!("<{} {:p}>", obj.type_name(), obj)
+}
+
+fn context(what: &str, obj: ObjRef) -> String {
+    format!("{what} of {}", describe(obj))
+}
+
+/// Restores the lists if a `Trace` panics during steps 3–12 (it must not, by contract, but a
+/// panic is safe code's to make). Every list's `next` chain is intact at any point where
+/// `Trace` runs (each visit completes its relinking before returning); the `prev` words may
+/// hold `gc_refs`. So: rebuild `prev` along `next` for young and every work list, clear the
+/// collection flags, and put every object in `old`. Then the panic goes on to the caller of
+/// `collect`, and the heap is as consistent as after a collection that found nothing.
+struct Repair<'a> {
+    gc: &'a GcState,
+    young: GcList,
+    old: GcList,
+}
+
+impl Drop for Repair<'_> {
+    fn drop(&mut self) {
+        let lists = [
+            self.young,
+            self.gc.list(lists::UNREACHABLE),
+            self.gc.list(lists::FINALIZERS),
+            self.gc.list(lists::SEEN),
+            self.gc.list(lists::STILL_UNREACHABLE),
+        ];
+        for list in lists {
+            list.relink_after_unwind();
+            for obj in list.iter() {
+                obj.header().clear(flag::UNREACHABLE);
+            }
+        }
+        for list in &lists[1..] {
+            self.old.merge_from(*list);
+        }
+        if self.young != self.old {
+            self.old.merge_from(self.young);
         }
     }
 }
@@ -396,10 +535,9 @@ fn deduce_unreachable(base: GcList, unreachable: GcList) -> usize {
 /// Step 3: `gc_refs = rc` for every object, COLLECTING set.
 fn update_refs(base: GcList) {
     for obj in base.iter() {
-        assert!(
-            obj.header().rc() > 0,
-            "pygc: a tracked object has refcount 0 in update_refs"
-        );
+        if obj.header().rc() == 0 {
+            crate::object::corrupted("a tracked object has refcount 0 in update_refs");
+        }
         obj.header().start_collecting();
     }
 }
@@ -409,7 +547,7 @@ fn update_refs(base: GcList) {
 /// untracked atoms) are ignored, so they act as roots.
 fn subtract_refs(base: GcList) {
     for obj in base.iter() {
-        obj.trace(&mut Visitor::new(VisitOp::Decref));
+        obj.trace(&mut Visitor::new(&mut VisitOp::Decref));
     }
 }
 
@@ -433,7 +571,7 @@ fn move_unreachable(young: GcList, unreachable: GcList) -> usize {
         if h.gc_refs() > 0 {
             // Reachable: everything it refers to is reachable too. The trace may append to
             // young (even after `obj`), so read `next` only afterwards.
-            obj.trace(&mut Visitor::new(VisitOp::Reachable { young }));
+            obj.trace(&mut Visitor::new(&mut VisitOp::Reachable { young }));
             h.set_prev_plain(prev.as_ptr());
             prev = obj;
             reachable += 1;
@@ -488,7 +626,7 @@ fn move_legacy_finalizer_reachable(finalizers: GcList) {
     while cursor != head {
         // SAFETY: a node of `finalizers`: live.
         let obj = unsafe { ObjRef::from_raw(cursor) };
-        obj.trace(&mut Visitor::new(VisitOp::MoveTo { to: finalizers }));
+        obj.trace(&mut Visitor::new(&mut VisitOp::MoveTo { to: finalizers }));
         cursor = obj.header().next();
     }
 }

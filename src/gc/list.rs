@@ -18,9 +18,19 @@ use crate::object::header::{Header, ObjRef};
 
 /// A list, named by its sentinel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct GcList(pub(crate) ObjRef);
+pub(crate) struct GcList(ObjRef);
 
 impl GcList {
+    /// The list whose sentinel is `head`.
+    ///
+    /// # Safety
+    /// `head` is a list sentinel (`Header::new_sentinel`) at a stable address that is (or is
+    /// about to be, through [`GcList::init`]) an initialised list, and outlives the result.
+    #[inline]
+    pub(crate) unsafe fn from_head(head: ObjRef) -> GcList {
+        GcList(head)
+    }
+
     /// Make the sentinel an empty list.
     pub(crate) fn init(self) {
         let head = self.0;
@@ -103,6 +113,22 @@ impl GcList {
         last.header().set_next(self.0.as_ptr());
         to_head.set_prev_plain(last.as_ptr());
         from.init();
+    }
+
+    /// Rebuild every `prev` link along the `next` chain, clearing COLLECTING: after a panic
+    /// cut a collection short, `next` chains are intact but `prev` words may hold `gc_refs`.
+    pub(crate) fn relink_after_unwind(self) {
+        let head = self.0;
+        let mut prev = head;
+        let mut cur = head.header().next();
+        while cur != head.as_ptr() {
+            // SAFETY: `cur` is on this list's `next` chain: a live node.
+            let node = unsafe { ObjRef::from_raw(cur) };
+            node.header().set_prev_plain(prev.as_ptr());
+            prev = node;
+            cur = node.header().next();
+        }
+        head.header().set_prev_plain(prev.as_ptr());
     }
 
     /// Number of nodes (O(n), as CPython's `gc_list_size`).

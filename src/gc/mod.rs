@@ -6,8 +6,8 @@
 //! from *inside* the set, and whatever keeps `gc_refs > 0` must be referenced from outside.
 //! Everything reachable from those survives; the rest is garbage.
 //!
-//! **Start reading at `gc/collector.rs`**: `HeapInner::collect_main` is the pipeline, one call per
-//! named step, in CPython's order. The per-object state it relies on is the header's field
+//! **Start reading at `gc/collector.rs`**: `Collector::collect_main` is the pipeline, one call
+//! per named step, in CPython's order. The per-object state it relies on is the header's field
 //! table in `object::header`; the lists are in `gc/list.rs`.
 //!
 //! # `gc_refs` and flags during a collection
@@ -23,6 +23,11 @@
 
 pub(crate) mod collector;
 pub(crate) mod list;
+pub(crate) mod state;
+pub(crate) mod unraisable;
+pub(crate) mod visit;
+
+pub use unraisable::Unraisable;
 
 use std::cell::Cell;
 use std::fmt;
@@ -176,13 +181,3 @@ pub struct CollectionInfo {
 /// Names a registered gc callback, for [`Heap::remove_callback`](crate::Heap::remove_callback).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CallbackId(pub(crate) u64);
-
-/// A panic from user code that pygc caught and reported instead of unwinding
-/// (CPython's "Exception ignored in: ...").
-#[derive(Clone, Debug)]
-pub struct Unraisable {
-    /// Where it happened, e.g. `finalizer of <app::Node 0x...>`.
-    pub context: String,
-    /// The panic message.
-    pub message: String,
-}

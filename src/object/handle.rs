@@ -3,8 +3,8 @@
 //! structures off the call stack.
 //!
 //! A handle is one pointer to a [`GcBox`]. Clone increments the header's count, drop
-//! decrements it; reaching zero hands the object to [`release`], which runs CPython's
-//! dealloc sequence: untrack, PEP 442 finalizer (may resurrect), clear weak references and
+//! decrements it; reaching zero hands the object to its heap's `release` hook (found at the
+//! owner tag, see `owner.rs`), which runs CPython's dealloc sequence: untrack, PEP 442 finalizer (may resurrect), clear weak references and
 //! run their callbacks, legacy finalizer, drop the value, free the box.
 #![allow(unsafe_code)]
 
@@ -16,7 +16,6 @@ use std::ptr::NonNull;
 
 use super::header::{Header, ObjRef, flag};
 use super::vtable::VTable;
-use crate::heap::HeapInner;
 use crate::{Finalize, LegacyFinalize, Trace, Visitor};
 
 /// The allocation behind every handle: header first, then the value.
@@ -64,7 +63,7 @@ impl<T> Gc<T> {
     #[inline]
     pub(crate) unsafe fn from_obj(obj: ObjRef) -> Gc<T> {
         Gc {
-            ptr: obj.0.cast(),
+            ptr: obj.as_non_null().cast(),
             _owns: PhantomData,
         }
     }
@@ -76,7 +75,8 @@ impl<T> Gc<T> {
 
     #[inline]
     pub(crate) fn obj(&self) -> ObjRef {
-        ObjRef(self.ptr.cast())
+        // SAFETY: a handle owns a count, so its object is live while the handle is.
+        unsafe { ObjRef::new(self.ptr.cast()) }
     }
 
     #[inline]
@@ -151,7 +151,7 @@ impl<T> Drop for Gc<T> {
     fn drop(&mut self) {
         if self.header().dec_rc() == 0 {
             // SAFETY: the count just reached zero: nothing else refers to the object.
-            unsafe { release(self.obj()) }
+            unsafe { super::owner::release(self.obj()) }
         }
     }
 }
@@ -213,8 +213,16 @@ pub struct AnyGc {
 }
 
 impl AnyGc {
-    /// Take a new count on `obj` and wrap it.
+    /// Take a new count on `obj` and wrap it (the collector's "hold").
+    ///
+    /// Never revives: an object whose count is zero is dying (queued in the trashcan or in
+    /// its dealloc), and a new count would let it be freed under the new handle. Reaching
+    /// that here means pygc's own bookkeeping is broken, so the process aborts.
+    #[inline]
     pub(crate) fn new_ref(obj: ObjRef) -> AnyGc {
+        if obj.header().rc() == 0 {
+            crate::object::corrupted("a new strong count on an object whose count is zero");
+        }
         obj.header().inc_rc();
         AnyGc { obj }
     }
@@ -274,7 +282,7 @@ impl Drop for AnyGc {
     fn drop(&mut self) {
         if self.obj.header().dec_rc() == 0 {
             // SAFETY: the count just reached zero.
-            unsafe { release(self.obj) }
+            unsafe { super::owner::release(self.obj) }
         }
     }
 }
@@ -294,7 +302,7 @@ impl std::hash::Hash for AnyGc {
 
 impl fmt::Debug for AnyGc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{} {:p}>", self.type_name(), self.obj.0)
+        write!(f, "<{} {:p}>", self.type_name(), self.obj)
     }
 }
 
@@ -318,14 +326,14 @@ impl<T> sealed::Sealed for Gc<T> {
 }
 impl sealed::Sealed for AnyGc {
     fn object_ptr(&self) -> NonNull<u8> {
-        self.obj.0.cast()
+        self.obj.as_non_null().cast()
     }
 }
 
 /// The object behind any handle.
 pub(crate) fn obj_of<H: Handle + ?Sized>(handle: &H) -> ObjRef {
-    // A handle owns a count, so its object is live for the borrow.
-    ObjRef(handle.object_ptr().cast())
+    // SAFETY: a handle owns a count, so its object is live for the borrow.
+    unsafe { ObjRef::new(handle.object_ptr().cast()) }
 }
 
 // ---- vtable shims -----------------------------------------------------------------------
@@ -349,7 +357,7 @@ pub(crate) unsafe fn drop_value_shim<T>(h: NonNull<Header>) {
 /// `h` is a live `GcBox<T>`, value initialised, and the caller holds a count across the call.
 pub(crate) unsafe fn finalize_shim<T: Finalize + 'static>(h: NonNull<Header>) {
     // SAFETY: caller holds a count, so a borrowed (non-owning) handle is valid for the call.
-    let this = ManuallyDrop::new(unsafe { Gc::<T>::from_obj(ObjRef(h)) });
+    let this = ManuallyDrop::new(unsafe { Gc::<T>::from_obj(ObjRef::new(h)) });
     T::finalize(&this);
 }
 
@@ -357,39 +365,33 @@ pub(crate) unsafe fn finalize_shim<T: Finalize + 'static>(h: NonNull<Header>) {
 /// As [`finalize_shim`].
 pub(crate) unsafe fn legacy_finalize_shim<T: LegacyFinalize + 'static>(h: NonNull<Header>) {
     // SAFETY: caller holds a count.
-    let this = ManuallyDrop::new(unsafe { Gc::<T>::from_obj(ObjRef(h)) });
+    let this = ManuallyDrop::new(unsafe { Gc::<T>::from_obj(ObjRef::new(h)) });
     T::legacy_finalize(&this);
 }
 
-// ---- box allocation -----------------------------------------------------------------------
+// ---- box initialisation and refcount death -------------------------------------------
 
-/// Place `value` in a fresh box owned by `heap`; the header has count 1 and is untracked.
-pub(crate) fn new_box<T>(heap: &HeapInner, vtable: &'static VTable, value: T) -> Result<ObjRef, T> {
-    let Some((ptr, shift)) = heap.alloc_box(vtable.layout) else {
-        return Err(value);
-    };
-    let ptr = ptr.cast::<GcBox<T>>();
-    // SAFETY: `alloc_box` returned memory for `vtable.layout`, which is `GcBox<T>`'s layout.
-    unsafe {
-        ptr.as_ptr().write(GcBox {
-            header: Header::new(vtable, shift),
-            value,
-        })
-    };
-    Ok(ObjRef(ptr.cast()))
-}
-
-// ---- refcount death -------------------------------------------------------------------
-
-/// The object's count reached zero: destroy it, now or (inside another teardown) soon.
+/// Write a fresh box of `value` into `memory`: count 1, untracked.
 ///
 /// # Safety
-/// `obj` is live with count zero, and no handle to it remains.
-#[inline(never)]
-pub(crate) unsafe fn release(obj: ObjRef) {
-    let heap = obj.owner().cast::<HeapInner>();
-    // SAFETY: a live object's owner tag names its heap, which outlives its objects.
-    unsafe { HeapInner::release(heap, obj) }
+/// `memory` is valid for writes of `vtable.layout`, which is `GcBox<T>`'s layout, and lies in
+/// an owner block of size `1 << owner_shift` whose first word is an owner tag.
+pub(crate) unsafe fn init_box<T>(
+    memory: NonNull<u8>,
+    owner_shift: u32,
+    vtable: &'static VTable,
+    value: T,
+) -> ObjRef {
+    debug_assert_eq!(vtable.layout, std::alloc::Layout::new::<GcBox<T>>());
+    let ptr = memory.cast::<GcBox<T>>();
+    // SAFETY: caller guarantees the memory is valid and laid out for a `GcBox<T>`.
+    unsafe {
+        ptr.as_ptr().write(GcBox {
+            header: Header::new(vtable, owner_shift),
+            value,
+        });
+        ObjRef::new(ptr.cast())
+    }
 }
 
 /// Drop the value of `obj` in place (once), marking it DEAD first.
@@ -400,13 +402,18 @@ pub(crate) unsafe fn release(obj: ObjRef) {
 pub(crate) unsafe fn drop_value(obj: ObjRef) {
     obj.header().set(flag::DEAD);
     // SAFETY: forwarded from the caller.
-    unsafe { (obj.vtable().drop_value)(obj.0) }
+    unsafe { (obj.vtable().drop_value)(obj.as_non_null()) }
 }
 
-/// Run the PEP 442 finalizer of `obj`. The caller holds a count.
-pub(crate) fn call_finalizer(obj: ObjRef, finalize: unsafe fn(NonNull<Header>)) {
-    // SAFETY: the caller holds a count, so the value is alive and initialised for the call.
-    unsafe { finalize(obj.0) }
+/// Run a (PEP 442 or legacy) finalizer of `obj`.
+///
+/// # Safety
+/// The caller owns a count on `obj` for the whole call (so user code cannot free it), and
+/// `obj`'s value is initialised (not DEAD).
+pub(crate) unsafe fn call_finalizer(obj: ObjRef, finalize: unsafe fn(NonNull<Header>)) {
+    debug_assert!(obj.header().rc() > 0 && !obj.header().has(flag::DEAD));
+    // SAFETY: forwarded from the caller.
+    unsafe { finalize(obj.as_non_null()) }
 }
 
 impl ObjRef {
@@ -418,6 +425,12 @@ impl ObjRef {
         }
         // SAFETY: the object is live (ObjRef invariant), its vtable says the value is a
         // `WeakRefObj`, and it is not DEAD, so the value is initialised for this borrow.
-        Some(unsafe { &(*self.0.cast::<GcBox<super::weak::WeakRefObj>>().as_ptr()).value })
+        Some(unsafe {
+            &(*self
+                .as_non_null()
+                .cast::<GcBox<super::weak::WeakRefObj>>()
+                .as_ptr())
+            .value
+        })
     }
 }

@@ -23,13 +23,16 @@
 //!
 //! A header records in `flags` the log2 of the alignment block it sits in (its pool for small
 //! objects, its own large block otherwise). The first word of that block is the owner tag: a
-//! pointer to the [`HeapInner`](crate::heap) that owns the object. So an object finds its heap
-//! by masking its own address, and no object pays a word for a heap pointer.
+//! pointer to the [`Owner`] at the start of the heap state that owns the object. So an object finds its heap
+//! by masking its own address, and no object pays a word for a heap pointer. The tag names an
+//! [`Owner`] (`object/owner.rs`): refcount death reaches the heap through the hooks found
+//! there, so this layer never names the heap's type.
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
+use super::owner::Owner;
 use super::vtable::VTable;
 
 /// Flag bits kept in [`Header::flags`].
@@ -240,35 +243,45 @@ fn refcount_overflow() -> ! {
     std::process::abort()
 }
 
-/// Read the owner tag of the block containing `header`.
+/// The [`Owner`] named by the owner tag of the block containing `header`.
 ///
 /// # Safety
 /// `header` points to a live object header (invariant of [`Header`]): its owner block starts
 /// with the owner tag and the pointer carries provenance for that whole block.
 #[inline]
-pub(crate) unsafe fn owner_tag(header: NonNull<Header>) -> *const () {
+unsafe fn owner_tag(header: NonNull<Header>) -> NonNull<Owner> {
     // SAFETY: caller guarantees `header` is live.
     let shift = unsafe { header.as_ref() }.owner_shift();
     let mask = (1usize << shift) - 1;
     let block = header.as_ptr().cast::<u8>().map_addr(|a| a & !mask);
     // SAFETY: by the header invariant the block begins with an aligned, initialised owner
     // tag, and `header`'s provenance covers the block (boxes are carved from it by offset).
-    unsafe { block.cast::<*const ()>().read() }
+    let tag = unsafe { block.cast::<*const Owner>().read() };
+    // SAFETY: an owner tag is written once, from a non-null `Owner` pointer, before any box
+    // of the block exists (`Owner` docs).
+    unsafe { NonNull::new_unchecked(tag.cast_mut()) }
 }
 
 /// A header reference the collector passes around.
 ///
 /// # Invariant
-/// An `ObjRef` is only created for, and only used while, its object's header is live: it is
-/// a node of one of the heap's lists, or reached through `Trace` from such a node, or held by
-/// a strong count the holder owns. The collector keeps this true across user code by holding
-/// a count on every object user code could otherwise free (CPython's discipline).
+/// An `ObjRef` is only created (by the `unsafe` constructors, whose callers vouch for it) for,
+/// and only used while, its object's header is live: it is a node of one of the heap's lists,
+/// or reached through `Trace` from such a node, or held by a strong count the holder owns.
+/// The collector keeps this true across user code by holding a count on every object user
+/// code could otherwise free (CPython's discipline).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct ObjRef(pub(crate) NonNull<Header>);
+pub(crate) struct ObjRef(NonNull<Header>);
 
 impl std::fmt::Debug for ObjRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ObjRef({:p})", self.0)
+    }
+}
+
+impl std::fmt::Pointer for ObjRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Pointer::fmt(&self.0, f)
     }
 }
 
@@ -300,9 +313,15 @@ impl ObjRef {
         self.0.as_ptr()
     }
 
-    /// The owning heap's tag.
     #[inline]
-    pub(crate) fn owner(self) -> *const () {
+    pub(crate) fn as_non_null(self) -> NonNull<Header> {
+        self.0
+    }
+
+    /// The owner of this object: the heap state's [`Owner`], with provenance for the whole
+    /// state (what the hooks need). Valid while the object lives (the state outlives it).
+    #[inline]
+    pub(crate) fn owner(self) -> NonNull<Owner> {
         // SAFETY: the `ObjRef` invariant says the header is live.
         unsafe { owner_tag(self.0) }
     }
@@ -310,6 +329,12 @@ impl ObjRef {
     #[inline]
     pub(crate) fn vtable(self) -> &'static VTable {
         self.header().vtable
+    }
+
+    /// The Rust type name of the value (for diagnostics).
+    #[inline]
+    pub(crate) fn type_name(self) -> &'static str {
+        (self.vtable().type_name)()
     }
 
     /// Run the type's `trace` on this object's value.

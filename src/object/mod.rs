@@ -7,13 +7,27 @@
 //! | `boxes.rs` | `PyObject_Malloc` for large objects | large-box memory (unsafe core) |
 //! | `vtable.rs` | `tp_traverse`, `tp_finalize`, `tp_del`, `tp_name` | per-type tables |
 //! | `trace.rs` | `tp_traverse` | the `Trace` contract and impls |
-//! | `visit.rs` | `visit_decref`, `visit_reachable`, `visit_move` | what a visit means per phase |
+//! | `owner.rs` | `Py_TYPE(op)->tp_dealloc` dispatch | the owner tag's target: hooks into the heap, the weak table |
 //! | `weak.rs` | `weakrefobject.c`, `WeakValueDictionary` | weak references |
 
 pub(crate) mod boxes;
 pub(crate) mod handle;
 pub(crate) mod header;
+pub(crate) mod owner;
 pub(crate) mod trace;
-pub(crate) mod visit;
 pub(crate) mod vtable;
 pub(crate) mod weak;
+
+/// pygc found its own bookkeeping broken (a count revived from zero, `gc_refs` below zero):
+/// unwinding through half-updated lists would turn that into undefined behaviour, so the
+/// process stops here, as `Rc` does on a count overflow.
+#[cold]
+#[inline(never)]
+pub(crate) fn corrupted(what: &str) -> ! {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "pygc: heap corruption detected: {what}; aborting"
+    );
+    std::process::abort()
+}

@@ -11,8 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedL
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use crate::object::header::Header;
-use crate::object::visit::VisitOp;
+use crate::object::header::{Header, ObjRef};
 use crate::{Gc, Weak};
 
 /// Enumerates the handles a value owns, for the cycle collector.
@@ -72,7 +71,14 @@ pub unsafe trait Trace {
 ///
 /// A `Visitor` is created only by pygc; what a visit does depends on the collector phase.
 pub struct Visitor<'a> {
-    pub(crate) op: VisitOp<'a>,
+    sink: &'a mut dyn VisitSink,
+}
+
+/// What a [`Visitor`] does with each reported object: the collector's phases (and the
+/// introspection calls) implement it in `gc/visit.rs`.
+pub(crate) trait VisitSink {
+    /// One reported handle. `target` is live for the call (the traced value owns it).
+    fn visit(&mut self, target: ObjRef);
 }
 
 impl std::fmt::Debug for Visitor<'_> {
@@ -82,8 +88,8 @@ impl std::fmt::Debug for Visitor<'_> {
 }
 
 impl<'a> Visitor<'a> {
-    pub(crate) fn new(op: VisitOp<'a>) -> Self {
-        Visitor { op }
+    pub(crate) fn new(sink: &'a mut dyn VisitSink) -> Self {
+        Visitor { sink }
     }
 
     /// Report one strong handle owned by the value being traced.
@@ -104,8 +110,8 @@ impl<'a> Visitor<'a> {
     #[inline]
     pub(crate) fn visit_header(&mut self, target: NonNull<Header>) {
         // SAFETY: the traced value owns a handle to `target`, so it is live for the visit.
-        let target = unsafe { crate::object::header::ObjRef::new(target) };
-        crate::object::visit::visit(&mut self.op, target);
+        let target = unsafe { ObjRef::new(target) };
+        self.sink.visit(target);
     }
 }
 

@@ -22,8 +22,7 @@ use std::rc::Rc;
 
 use super::handle::{AnyGc, Gc, Handle};
 use super::header::{ObjRef, flag};
-use super::vtable::WEAKREF_VTABLE;
-use crate::heap::HeapInner;
+use super::owner::{Owner, alloc_weakref};
 use crate::{Trace, Visitor};
 
 /// A weak-reference callback, type-erased; receives the (already cleared) weak reference.
@@ -54,6 +53,14 @@ pub(crate) struct WeakList {
 }
 
 impl WeakList {
+    fn remove_ref(&mut self, weakref: ObjRef) {
+        if self.basic == Some(weakref) {
+            self.basic = None;
+        } else if let Some(i) = self.with_callbacks.iter().position(|&w| w == weakref) {
+            self.with_callbacks.remove(i);
+        }
+    }
+
     /// CPython's list order: basic first, then newest first.
     pub(crate) fn in_order(&self) -> impl Iterator<Item = ObjRef> + '_ {
         self.basic
@@ -65,6 +72,140 @@ impl WeakList {
     pub(crate) fn len(&self) -> usize {
         self.basic.is_some() as usize + self.with_callbacks.len()
     }
+}
+
+/// Each referent's weak references (CPython keeps them in the referent's `tp_weaklistoffset`
+/// slot; pygc keeps them in this side table so objects without weak references pay nothing).
+///
+/// # Invariants
+/// - A key has an entry iff its header has HAS_WEAKREFS; an entry is never empty.
+/// - Every listed object is a live, undead weak-reference object whose `referent` is the key;
+///   a weak-reference object is listed under at most one key, at most once.
+/// - No method runs user code (callbacks are handed back, never called or dropped here).
+#[derive(Default)]
+pub(crate) struct WeakTable {
+    lists: RefCell<HashMap<ObjRef, WeakList>>,
+}
+
+impl fmt::Debug for WeakTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakTable")
+            .field("referents", &self.lists.borrow().len())
+            .finish()
+    }
+}
+
+impl WeakTable {
+    /// The shared basic (callback-less) weak reference to `referent`, if any.
+    pub(crate) fn basic(&self, referent: ObjRef) -> Option<ObjRef> {
+        if !referent.header().has(flag::HAS_WEAKREFS) {
+            return None;
+        }
+        self.lists.borrow().get(&referent).and_then(|l| l.basic)
+    }
+
+    /// List a new weak-reference object under its referent.
+    pub(crate) fn add(&self, referent: ObjRef, weakref: ObjRef, with_callback: bool) {
+        referent.header().set(flag::HAS_WEAKREFS);
+        let mut table = self.lists.borrow_mut();
+        let list = table.entry(referent).or_default();
+        if with_callback {
+            list.with_callbacks.push(weakref);
+        } else {
+            debug_assert!(list.basic.is_none());
+            list.basic = Some(weakref);
+        }
+    }
+
+    /// `weakref.getweakrefcount`.
+    pub(crate) fn count(&self, referent: ObjRef) -> usize {
+        if !referent.header().has(flag::HAS_WEAKREFS) {
+            return 0;
+        }
+        self.lists.borrow().get(&referent).map_or(0, WeakList::len)
+    }
+
+    /// The weak references to `referent`, in CPython's order (`weakref.getweakrefs`).
+    pub(crate) fn snapshot(&self, referent: ObjRef) -> Vec<ObjRef> {
+        if !referent.header().has(flag::HAS_WEAKREFS) {
+            return Vec::new();
+        }
+        self.lists
+            .borrow()
+            .get(&referent)
+            .map(|l| l.in_order().collect())
+            .unwrap_or_default()
+    }
+
+    /// Remove `referent`'s list and clear every weak reference in it (they upgrade to `None`
+    /// from now on). Returns them in CPython's order. Runs no user code.
+    pub(crate) fn take(&self, referent: ObjRef) -> Vec<ObjRef> {
+        referent.header().clear(flag::HAS_WEAKREFS);
+        let list = self.lists.borrow_mut().remove(&referent);
+        let order: Vec<ObjRef> = list.map(|l| l.in_order().collect()).unwrap_or_default();
+        for &w in &order {
+            if let Some(value) = w.weakref() {
+                value.referent.set(None);
+            }
+        }
+        order
+    }
+
+    /// A weak-reference object stops naming its referent (it died or was cleared as garbage).
+    pub(crate) fn detach(&self, weakref: ObjRef) {
+        let Some(value) = weakref.weakref() else {
+            return;
+        };
+        let Some(referent) = value.referent.take() else {
+            return;
+        };
+        let mut table = self.lists.borrow_mut();
+        if let Some(list) = table.get_mut(&referent) {
+            list.remove_ref(weakref);
+            if list.len() == 0 {
+                table.remove(&referent);
+                referent.header().clear(flag::HAS_WEAKREFS);
+            }
+        }
+    }
+
+    /// Visit every (referent, weak references in order) pair (for the invariant checker).
+    #[cfg(any(test, feature = "checked"))]
+    pub(crate) fn for_each(&self, mut f: impl FnMut(ObjRef, &[ObjRef])) {
+        for (&referent, list) in self.lists.borrow().iter() {
+            let order: Vec<ObjRef> = list.in_order().collect();
+            f(referent, &order);
+        }
+    }
+}
+
+/// Clear the weak references of a dying referent and take their callbacks out, running no
+/// user code: returns a hold on each weak reference still alive, with its callback if it had
+/// one. Callbacks of weak references that are themselves dying (count zero: queued in the
+/// trashcan) are returned separately, to be dropped by the caller under its user-code guard.
+///
+/// Holding every survivor before any callback runs or is dropped is what keeps a callback's
+/// captures (user code, dropped whenever the caller chooses) from freeing a weak reference
+/// the caller still has to visit.
+pub(crate) fn take_for_death(
+    table: &WeakTable,
+    referent: ObjRef,
+) -> (Vec<(AnyGc, Option<Callback>)>, Vec<Callback>) {
+    let cleared = table.take(referent);
+    let mut alive = Vec::with_capacity(cleared.len());
+    let mut orphaned = Vec::new();
+    for w in cleared {
+        let callback = w.weakref().and_then(|v| v.callback.borrow_mut().take());
+        // A weak reference whose own count is zero is dying too: no callback, and no new
+        // count on it, or it would be released twice. CPython tests `Py_REFCNT(current) > 0`
+        // here for the same reason.
+        if w.header().rc() > 0 {
+            alive.push((AnyGc::new_ref(w), callback));
+        } else if let Some(callback) = callback {
+            orphaned.push(callback);
+        }
+    }
+    (alive, orphaned)
 }
 
 /// A weak reference: names an object without keeping it alive.
@@ -101,7 +242,9 @@ impl<T> Weak<T> {
     /// A strong handle to the referent, or `None` if it has died (or its value was dropped by
     /// the collector).
     pub fn upgrade(&self) -> Option<Gc<T>> {
-        let referent = self.weakref.referent.get()?;
+        // The weak-reference object itself may be co-garbage seen from a `Drop` the collector
+        // runs: its value is gone, and so is the referent as far as this handle knows.
+        let referent = Gc::try_get(&self.weakref)?.referent.get()?;
         // A count of zero means the referent is dying: queued in the trashcan, its weak
         // references not cleared yet. Reviving it would let the trashcan free a live object
         // (CPython's `PyWeakref_GET_OBJECT` has the same test).
@@ -130,7 +273,7 @@ impl<T> Weak<T> {
 
     /// Whether the weak reference still carries a callback that has not run.
     pub fn has_callback(&self) -> bool {
-        self.weakref.callback.borrow().is_some()
+        Gc::try_get(&self.weakref).is_some_and(|w| w.callback.borrow().is_some())
     }
 }
 
@@ -145,8 +288,8 @@ impl<T> Clone for Weak<T> {
 
 impl<T> fmt::Debug for Weak<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.weakref.referent.get() {
-            Some(r) => write!(f, "<weakref to {} {:p}>", std::any::type_name::<T>(), r.0),
+        match Gc::try_get(&self.weakref).and_then(|w| w.referent.get()) {
+            Some(r) => write!(f, "<weakref to {} {:p}>", std::any::type_name::<T>(), r),
             None => write!(f, "<weakref; dead>"),
         }
     }
@@ -162,14 +305,25 @@ impl<T> super::handle::sealed::Sealed for Weak<T> {
 impl<T> Gc<T> {
     /// The shared weak reference to this object (created on first use): Python's
     /// `weakref.ref(x)`, where `ref(x) is ref(x)`.
+    ///
+    /// On a dead handle (co-garbage seen from a `Drop` the collector runs, see "Dead handles")
+    /// the result is a weak reference that is already dead: it upgrades to `None`.
     pub fn downgrade(this: &Self) -> Weak<T> {
         let referent = this.obj();
-        let heap = HeapInner::of(referent);
-        if let Some(basic) = heap.weak_list_basic(referent) {
+        if Gc::is_dead(this) {
+            return Weak::from_weakref(new_weakref(this, None, None));
+        }
+        let table = Owner::of_obj(this).weak_table();
+        if let Some(basic) = table.basic(referent) {
             return Weak::from_weakref(handle_for(basic));
         }
-        let weakref = new_weakref(heap, referent, None);
-        heap.weak_list_add(referent, weakref.obj(), false);
+        let weakref = new_weakref(this, Some(referent), None);
+        // `new_weakref` may have run a collection (allocation can): the referent is held by
+        // `this`, so it is still alive and undead, and the table was not given a basic
+        // reference meanwhile by anyone but this call (collections create none).
+        Owner::of_obj(this)
+            .weak_table()
+            .add(referent, weakref.obj(), false);
         Weak::from_weakref(weakref)
     }
 
@@ -178,6 +332,9 @@ impl<T> Gc<T> {
     /// does not run if the weak reference itself died first, or (under the collector) if the
     /// weak reference is garbage too.
     ///
+    /// On a dead handle (see "Dead handles") the weak reference is dead from the start and
+    /// `callback` is dropped without running: the object already died.
+    ///
     /// The closure is opaque to the collector: handles it captures are strong edges the
     /// collector cannot see (they keep their targets alive). Capture `Weak`s or plain data.
     pub fn downgrade_with_callback(
@@ -185,38 +342,46 @@ impl<T> Gc<T> {
         callback: impl FnOnce(Weak<T>) + 'static,
     ) -> Weak<T> {
         let referent = this.obj();
-        let heap = HeapInner::of(referent);
+        if Gc::is_dead(this) {
+            drop(callback);
+            return Weak::from_weakref(new_weakref(this, None, None));
+        }
         let erased: Callback = Box::new(move |weakref: AnyGc| {
             let weakref = weakref
                 .downcast_internal::<WeakRefObj>()
                 .expect("weak reference object");
             callback(Weak::from_weakref(weakref));
         });
-        let weakref = new_weakref(heap, referent, Some(erased));
-        heap.weak_list_add(referent, weakref.obj(), true);
+        let weakref = new_weakref(this, Some(referent), Some(erased));
+        Owner::of_obj(this)
+            .weak_table()
+            .add(referent, weakref.obj(), true);
         Weak::from_weakref(weakref)
     }
 
     /// Number of weak-reference objects naming this object (`weakref.getweakrefcount`).
     pub fn weak_count(this: &Self) -> usize {
-        let referent = this.obj();
-        HeapInner::of(referent).weak_list_len(referent)
+        Owner::of_obj(this).weak_table().count(this.obj())
     }
 }
 
 fn handle_for(weakref: ObjRef) -> Gc<WeakRefObj> {
-    weakref.header().inc_rc();
-    // SAFETY: `weakref` is a live weak-reference object; we took the count we hand over.
-    unsafe { Gc::from_obj(weakref) }
+    let hold = AnyGc::new_ref(weakref);
+    hold.downcast_internal::<WeakRefObj>()
+        .expect("a weak list holds weak-reference objects")
 }
 
-fn new_weakref(heap: &HeapInner, referent: ObjRef, callback: Option<Callback>) -> Gc<WeakRefObj> {
+/// A new weak-reference object in `anchor`'s heap naming `referent` (or nothing: dead).
+fn new_weakref<T>(
+    anchor: &Gc<T>,
+    referent: Option<ObjRef>,
+    callback: Option<Callback>,
+) -> Gc<WeakRefObj> {
     let value = WeakRefObj {
-        referent: Cell::new(Some(referent)),
+        referent: Cell::new(referent),
         callback: RefCell::new(callback),
     };
-    heap.alloc_object(WEAKREF_VTABLE, value)
-        .unwrap_or_else(|_| std::alloc::handle_alloc_error(WEAKREF_VTABLE.layout))
+    alloc_weakref(anchor, value)
 }
 
 // ---- WeakValueMap -------------------------------------------------------------------------

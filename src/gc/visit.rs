@@ -1,7 +1,8 @@
 //! What a visit means in each collector phase (the `visitproc`s of CPython's gcmodule.c).
 
-use super::header::{ObjRef, flag};
-use crate::gc::list::GcList;
+use super::list::GcList;
+use crate::object::header::{ObjRef, flag};
+use crate::object::trace::VisitSink;
 
 /// The action a [`Visitor`](crate::Visitor) applies to each reported handle.
 pub(crate) enum VisitOp<'a> {
@@ -17,8 +18,15 @@ pub(crate) enum VisitOp<'a> {
     Find { targets: &'a [ObjRef], found: bool },
 }
 
+impl VisitSink for VisitOp<'_> {
+    #[inline]
+    fn visit(&mut self, target: ObjRef) {
+        visit(self, target);
+    }
+}
+
 #[inline]
-pub(crate) fn visit(op: &mut VisitOp<'_>, target: ObjRef) {
+fn visit(op: &mut VisitOp<'_>, target: ObjRef) {
     match op {
         VisitOp::Decref => visit_decref(target),
         VisitOp::Reachable { young } => visit_reachable(target, *young),
@@ -52,14 +60,16 @@ fn visit_decref(target: ObjRef) {
     }
 }
 
+/// `gc_refs` below zero: the lists are mid-collection and the counts cannot be trusted, so
+/// this is corruption, not a recoverable error (a `Trace` broke its `unsafe` contract).
 #[cold]
 #[inline(never)]
 fn refcount_too_small(target: ObjRef) -> ! {
-    panic!(
-        "pygc: gc_refs of a `{}` went below zero: some Trace impl reports a handle it does not \
+    crate::object::corrupted(&format!(
+        "gc_refs of a `{}` went below zero: some Trace impl reports a handle it does not \
          own, or reports one handle twice (Trace safety contract, items 1 and 2)",
-        (target.vtable().type_name)()
-    )
+        target.type_name()
+    ))
 }
 
 /// The target is reachable from a reachable object (CPython's `visit_reachable`).

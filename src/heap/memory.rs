@@ -1,0 +1,152 @@
+//! Object memory: where the boxes of one heap live. Small boxes come from the heap's
+//! pymalloc-style [`Allocator`] in the configured geometry (the pool header carries the owner
+//! tag); large or over-aligned ones get a block of their own (`object/boxes.rs`), as CPython
+//! sends requests above 512 bytes to `malloc`.
+#![allow(unsafe_code)]
+
+use std::alloc::Layout;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::ptr::NonNull;
+
+use crate::alloc::{AllocStats, Allocator, CPython311, DefaultGeometry, Geometry};
+use crate::object::boxes;
+use crate::object::owner::Owner;
+
+/// The small-object allocator, in one of the two geometries.
+enum Pools {
+    Default(Allocator<DefaultGeometry>),
+    CPython311(Allocator<CPython311>),
+}
+
+/// See the module docs.
+///
+/// # Invariants
+/// - Every box handed out by [`ObjectMemory::alloc_box`] for a layout is given back to
+///   [`ObjectMemory::free_box`] with the same layout, which routes it by the same rule
+///   ([`crate::alloc::placement`]).
+/// - The owner tag written into every pool and large block is `owner`.
+pub(crate) struct ObjectMemory {
+    pools: RefCell<Pools>,
+    owner: Cell<*const Owner>,
+}
+
+impl fmt::Debug for ObjectMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectMemory").finish_non_exhaustive()
+    }
+}
+
+impl ObjectMemory {
+    /// Memory in CPython 3.11's geometry or the default one. Set the owner before use.
+    pub(crate) fn new(cpython311: bool) -> ObjectMemory {
+        let pools = if cpython311 {
+            Pools::CPython311(Allocator::new())
+        } else {
+            Pools::Default(Allocator::new())
+        };
+        ObjectMemory {
+            pools: RefCell::new(pools),
+            owner: Cell::new(std::ptr::null()),
+        }
+    }
+
+    /// Tag every block with `owner` from now on (called once, before the first box).
+    pub(crate) fn set_owner(&self, owner: *const Owner) {
+        self.owner.set(owner);
+        match &mut *self.pools.borrow_mut() {
+            Pools::Default(pools) => pools.set_owner_tag(owner.cast()),
+            Pools::CPython311(pools) => pools.set_owner_tag(owner.cast()),
+        }
+    }
+
+    /// Memory for a box of `layout`, and the log2 size of the owner block it sits in.
+    #[inline]
+    pub(crate) fn alloc_box(&self, layout: Layout) -> Option<(NonNull<u8>, u32)> {
+        let small = match &mut *self.pools.borrow_mut() {
+            Pools::Default(pools) => pool_alloc(pools, layout),
+            Pools::CPython311(pools) => pool_alloc(pools, layout),
+        };
+        match small {
+            Some(result) => result,
+            None => boxes::alloc_large(layout, self.owner.get().cast()),
+        }
+    }
+
+    /// Give a box back.
+    ///
+    /// # Safety
+    /// `ptr` was returned by `alloc_box(layout)` of this memory and is not used afterwards.
+    #[inline]
+    pub(crate) unsafe fn free_box(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: (both arms) forwarded from the caller: the same rule routes it back.
+        let freed = unsafe {
+            match &mut *self.pools.borrow_mut() {
+                Pools::Default(pools) => pool_free(pools, ptr, layout),
+                Pools::CPython311(pools) => pool_free(pools, ptr, layout),
+            }
+        };
+        if !freed {
+            // SAFETY: as above; not a pool box, so `alloc_large` made it.
+            unsafe { boxes::free_large(ptr, layout) }
+        }
+    }
+
+    /// `sys._debugmallocstats` for the pools.
+    pub(crate) fn stats(&self) -> AllocStats {
+        match &*self.pools.borrow() {
+            Pools::Default(pools) => pools.stats(),
+            Pools::CPython311(pools) => pools.stats(),
+        }
+    }
+}
+
+/// A small box from `pools`, if `layout` is placed there (else `None`: go large).
+#[inline]
+fn pool_alloc<G: Geometry>(
+    pools: &mut Allocator<G>,
+    layout: Layout,
+) -> Option<Option<(NonNull<u8>, u32)>> {
+    match placement::<G>(layout) {
+        Placement::Small(_) => Some(
+            pools
+                .alloc(layout)
+                .map(|p| (p, G::POOL_SIZE.trailing_zeros())),
+        ),
+        _ => None,
+    }
+}
+
+/// Give a box back to `pools` if it came from them; `false` if it is a large box.
+///
+/// # Safety
+/// `ptr` was returned for `layout` by [`pool_alloc`] on the same allocator (when this returns
+/// `true`), and is not used afterwards.
+#[inline]
+unsafe fn pool_free<G: Geometry>(
+    pools: &mut Allocator<G>,
+    ptr: NonNull<u8>,
+    layout: Layout,
+) -> bool {
+    match placement::<G>(layout) {
+        Placement::Small(_) => {
+            // SAFETY: the same rule chose the pool path at allocation (caller's contract).
+            unsafe { pools.dealloc(ptr, layout) };
+            true
+        }
+        _ => false,
+    }
+}
+
+// TEMP until the allocator's `placement` lands.
+enum Placement {
+    Small(()),
+    Large,
+}
+fn placement<G: Geometry>(layout: Layout) -> Placement {
+    if layout.size() <= crate::alloc::SMALL_REQUEST_THRESHOLD && layout.align() <= G::ALIGNMENT {
+        Placement::Small(())
+    } else {
+        Placement::Large
+    }
+}

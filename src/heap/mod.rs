@@ -1,0 +1,420 @@
+//! The heap: the top layer, the one place that owns every part (CPython's
+//! `PyInterpreterState.gc` plus the object allocator), and the `gc` module's API.
+//!
+//! [`Heap`] is the user's handle (this file: the `gc` module as methods). The state it names
+//! is a composition of parts, each in its own file: `state.rs` (the composition, its lifetime,
+//! allocation, the owner hooks), `memory.rs` (pools and large blocks), `dealloc.rs` (refcount
+//! death and the trashcan), `check.rs` (the O(n) invariant checker); the collector's state and
+//! pipeline live in `gc/`, the weak table in `object/`.
+//!
+//! Dropping the `Heap` runs a final full collection (without gc callbacks, like CPython's
+//! shutdown collection); objects still referenced from outside stay valid, and the state is
+//! freed when the last of them dies.
+#![allow(unsafe_code)]
+
+mod check;
+mod dealloc;
+mod memory;
+mod state;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::rc::Rc;
+
+use crate::alloc::AllocStats;
+use crate::gc::visit::VisitOp;
+use crate::gc::{
+    CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable,
+};
+use crate::object::handle::{AnyGc, Gc, Handle, obj_of};
+use crate::object::header::{ObjRef, flag};
+use crate::{Finalize, LegacyFinalize, Trace, Visitor};
+use state::HeapState;
+
+/// Default thresholds, as CPython 3.11: (700, 10, 10).
+pub const DEFAULT_THRESHOLDS: [usize; 3] = [700, 10, 10];
+
+/// Which arena/pool geometry the heap's small-object allocator uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AllocatorGeometry {
+    /// 256 KiB arenas of 4 KiB pools, 8-byte size classes ([`DefaultGeometry`]).
+    #[default]
+    Default,
+    /// CPython 3.11 on 64-bit: 1 MiB arenas, 16 KiB pools, 16-byte classes ([`CPython311`]).
+    CPython311,
+}
+
+/// Configuration of a new [`Heap`].
+///
+/// ```
+/// use pygc::{AllocatorGeometry, Heap, HeapConfig};
+/// let heap = Heap::with_config(HeapConfig {
+///     geometry: AllocatorGeometry::CPython311,
+///     thresholds: [100, 10, 10],
+///     ..HeapConfig::default()
+/// });
+/// assert_eq!(heap.threshold(), [100, 10, 10]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct HeapConfig {
+    /// Collection thresholds for generations 0, 1, 2.
+    pub thresholds: [usize; 3],
+    /// Whether automatic collection starts enabled.
+    pub enabled: bool,
+    /// The small-object allocator's geometry.
+    pub geometry: AllocatorGeometry,
+}
+
+impl Default for HeapConfig {
+    fn default() -> Self {
+        HeapConfig {
+            thresholds: DEFAULT_THRESHOLDS,
+            enabled: true,
+            geometry: AllocatorGeometry::Default,
+        }
+    }
+}
+
+/// A heap of refcounted objects with CPython's generational cycle collector.
+///
+/// Objects are allocated with [`Heap::alloc`] and reached through [`Gc`] handles. The methods
+/// of the `gc` module are methods here (Rust names; the CPython name is in each doc).
+///
+/// Several heaps can live in one thread, each with its own thresholds. A heap and its handles
+/// stay on the thread that made them (`Heap` and `Gc` are not `Send`). A cycle that spans two
+/// heaps is never collected (each collector sees the other heap's objects as external).
+///
+/// # Dropping the heap
+/// Dropping the `Heap` clears the garbage list, unfreezes, and runs a final full collection
+/// without gc callbacks (CPython's shutdown collection). Objects still referenced from
+/// outside stay fully usable; their memory is released as they die, and the heap's own state
+/// is freed with the last of them. Cycles left among them after that are leaked.
+///
+/// # Example
+/// ```
+/// use std::cell::RefCell;
+/// use pygc::{Gc, Heap, Trace};
+///
+/// #[derive(Trace)]
+/// struct List(RefCell<Vec<Gc<List>>>);
+///
+/// let heap = Heap::new();
+/// let l = heap.alloc(List(RefCell::new(vec![])));
+/// l.0.borrow_mut().push(l.clone()); // l.append(l)
+/// assert_eq!(Gc::ref_count(&l), 2);
+/// drop(l); // del l: the cycle survives refcounting...
+/// assert_eq!(heap.collect(), 1); // ...and the collector finds it
+/// ```
+pub struct Heap {
+    state: NonNull<HeapState>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl fmt::Debug for Heap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Heap")
+            .field("count", &self.count())
+            .field("threshold", &self.threshold())
+            .field("live_objects", &self.live_objects())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Heap {
+    fn default() -> Self {
+        Heap::new()
+    }
+}
+
+impl Heap {
+    /// A heap with CPython's defaults: thresholds (700, 10, 10), automatic collection enabled.
+    pub fn new() -> Heap {
+        Heap::with_config(HeapConfig::default())
+    }
+
+    /// A heap with the given configuration.
+    pub fn with_config(config: HeapConfig) -> Heap {
+        Heap {
+            state: HeapState::new_boxed(&config),
+            _not_send: PhantomData,
+        }
+    }
+
+    #[inline]
+    fn state(&self) -> &HeapState {
+        // SAFETY: the state lives at least as long as the `Heap` handle.
+        unsafe { self.state.as_ref() }
+    }
+
+    /// Allocate `value` as a new object and return the first handle to it.
+    ///
+    /// # Collection
+    /// If `T` may hold handles, the allocation counts toward generation 0 and may run an
+    /// automatic collection first (CPython 3.11 collects synchronously at allocation).
+    ///
+    /// # Panics
+    /// Aborts through [`std::alloc::handle_alloc_error`] if memory is exhausted; use
+    /// [`Heap::try_alloc`] to get the value back instead.
+    #[inline]
+    pub fn alloc<T: Trace + 'static>(&self, value: T) -> Gc<T> {
+        match self.state().alloc_plain(value) {
+            Ok(gc) => gc,
+            Err(_) => alloc_failed::<T>(),
+        }
+    }
+
+    /// Like [`Heap::alloc`], but gives the value back if memory is exhausted.
+    pub fn try_alloc<T: Trace + 'static>(&self, value: T) -> Result<Gc<T>, AllocError<T>> {
+        self.state().alloc_plain(value).map_err(AllocError)
+    }
+
+    /// Allocate an object with a PEP 442 finalizer ([`Finalize`]): it runs at most once, before
+    /// the object dies (by refcount or in a garbage cycle), and may resurrect it.
+    pub fn alloc_with_finalizer<T: Trace + Finalize + 'static>(&self, value: T) -> Gc<T> {
+        self.state()
+            .alloc_finalized(value)
+            .unwrap_or_else(|_| alloc_failed::<T>())
+    }
+
+    /// Allocate an object with a legacy finalizer (CPython's `tp_del`): a garbage cycle
+    /// containing it is *uncollectable* and goes to [`Heap::garbage`] instead; on refcount
+    /// death the legacy finalizer runs.
+    pub fn alloc_with_legacy_finalizer<T: Trace + LegacyFinalize + 'static>(
+        &self,
+        value: T,
+    ) -> Gc<T> {
+        self.state()
+            .alloc_legacy(value)
+            .unwrap_or_else(|_| alloc_failed::<T>())
+    }
+
+    /// Statistics of the heap's small-object allocator (`sys._debugmallocstats`); `Display`
+    /// prints the table.
+    pub fn alloc_stats(&self) -> AllocStats {
+        self.state().memory.stats()
+    }
+
+    /// Number of objects allocated and not yet freed (tracked or not, weak references included).
+    pub fn live_objects(&self) -> usize {
+        self.state().live()
+    }
+
+    /// Full collection: `gc.collect()`. Returns the number of unreachable objects found
+    /// (collected + uncollectable), or 0 if a collection is already running on this thread.
+    pub fn collect(&self) -> usize {
+        self.collect_generation(2).expect("generation 2 is valid")
+    }
+
+    /// `gc.collect(generation)`: collect `generation` and the younger ones.
+    ///
+    /// # Errors
+    /// [`GcError::InvalidGeneration`] if `generation > 2`.
+    pub fn collect_generation(&self, generation: usize) -> Result<usize, GcError> {
+        if generation > 2 {
+            return Err(GcError::InvalidGeneration);
+        }
+        Ok(self.state().collect_explicit(generation))
+    }
+
+    /// `gc.enable()`: turn automatic collection on.
+    pub fn enable(&self) {
+        self.state().gc.enabled.set(true);
+    }
+
+    /// `gc.disable()`: turn automatic collection off (explicit collections still work).
+    pub fn disable(&self) {
+        self.state().gc.enabled.set(false);
+    }
+
+    /// `gc.isenabled()`.
+    pub fn is_enabled(&self) -> bool {
+        self.state().gc.enabled.get()
+    }
+
+    /// `gc.get_count()`: generation 0 counts GC-capable allocations minus frees (floored at
+    /// 0); generations 1 and 2 count collections of the next younger generation.
+    pub fn count(&self) -> [usize; 3] {
+        self.state().gc.counts.get()
+    }
+
+    /// `gc.get_threshold()`.
+    pub fn threshold(&self) -> [usize; 3] {
+        self.state().gc.thresholds.get()
+    }
+
+    /// `gc.set_threshold(t0, t1, t2)`. A `t0` of 0 turns automatic collection off.
+    pub fn set_threshold(&self, t0: usize, t1: usize, t2: usize) {
+        self.state().gc.thresholds.set([t0, t1, t2]);
+    }
+
+    /// `gc.get_stats()`: per generation, collections, collected and uncollectable.
+    pub fn stats(&self) -> [GenerationStats; 3] {
+        self.state().gc.stats.get()
+    }
+
+    /// `gc.freeze()`: move every tracked object to the permanent generation (never collected)
+    /// and zero the counts.
+    pub fn freeze(&self) {
+        self.state().gc.freeze();
+    }
+
+    /// `gc.unfreeze()`: move the permanent generation back into generation 2.
+    pub fn unfreeze(&self) {
+        self.state().gc.unfreeze();
+    }
+
+    /// `gc.get_freeze_count()`.
+    pub fn freeze_count(&self) -> usize {
+        self.state().freeze_count()
+    }
+
+    /// `gc.get_objects(generation)`: the tracked objects of one generation, or of all three
+    /// (`None`). The permanent generation is excluded.
+    ///
+    /// # Errors
+    /// [`GcError::GenerationTooLarge`] for a generation above 2.
+    pub fn objects(&self, generation: Option<usize>) -> Result<Vec<AnyGc>, GcError> {
+        let gc = &self.state().gc;
+        let gens = match generation {
+            None => 0..3,
+            Some(g) if g < 3 => g..g + 1,
+            Some(_) => return Err(GcError::GenerationTooLarge),
+        };
+        Ok(gens
+            .flat_map(|g| gc.generation(g).iter().collect::<Vec<_>>())
+            .map(AnyGc::new_ref)
+            .collect())
+    }
+
+    /// `gc.get_referents(obj)`: the objects `obj`'s `Trace` reports (weak handles report their
+    /// weak-reference objects).
+    pub fn referents(&self, obj: &impl Handle) -> Vec<AnyGc> {
+        let mut out = Vec::new();
+        obj_of(obj).trace(&mut Visitor::new(&mut VisitOp::Collect(&mut out)));
+        out.into_iter().map(AnyGc::new_ref).collect()
+    }
+
+    /// `gc.get_referrers(*objs)`: the tracked objects (generations 0–2, not the permanent one)
+    /// whose `Trace` reports any of `targets`.
+    pub fn referrers(&self, targets: &[AnyGc]) -> Vec<AnyGc> {
+        let targets: Vec<ObjRef> = targets.iter().map(|t| t.obj).collect();
+        let gc = &self.state().gc;
+        let mut out = Vec::new();
+        for g in 0..3 {
+            for obj in gc.generation(g).iter() {
+                let mut op = VisitOp::Find {
+                    targets: &targets,
+                    found: false,
+                };
+                obj.trace(&mut Visitor::new(&mut op));
+                if let VisitOp::Find { found: true, .. } = op {
+                    out.push(obj);
+                }
+            }
+        }
+        out.into_iter().map(AnyGc::new_ref).collect()
+    }
+
+    /// `gc.is_tracked(obj)`: whether the object is in a generation (types that can hold no
+    /// handle are never tracked).
+    pub fn is_tracked(&self, obj: &impl Handle) -> bool {
+        obj_of(obj).header().is_tracked()
+    }
+
+    /// `gc.is_finalized(obj)`: whether its PEP 442 finalizer has run.
+    pub fn is_finalized(&self, obj: &impl Handle) -> bool {
+        obj_of(obj).header().has(flag::FINALIZED)
+    }
+
+    /// `gc.set_debug(flags)`.
+    pub fn set_debug(&self, flags: DebugFlags) {
+        self.state().gc.debug.set(flags);
+    }
+
+    /// `gc.get_debug()`.
+    pub fn debug(&self) -> DebugFlags {
+        self.state().gc.debug.get()
+    }
+
+    /// `gc.garbage`: uncollectable objects (legacy finalizers), or everything found while
+    /// [`DebugFlags::SAVEALL`] is set. A snapshot; see [`Heap::take_garbage`].
+    pub fn garbage(&self) -> Vec<AnyGc> {
+        self.state().gc.garbage.borrow().clone()
+    }
+
+    /// Empty `gc.garbage` (`del gc.garbage[:]`), returning its contents.
+    pub fn take_garbage(&self) -> Vec<AnyGc> {
+        std::mem::take(&mut *self.state().gc.garbage.borrow_mut())
+    }
+
+    /// Append to `gc.callbacks`: `callback(phase, info)` runs before and after every
+    /// collection made by [`Heap::collect`] or the automatic trigger.
+    pub fn add_callback(
+        &self,
+        callback: impl FnMut(CallbackPhase, &CollectionInfo) + 'static,
+    ) -> CallbackId {
+        self.state()
+            .gc
+            .add_callback(Rc::new(RefCell::new(callback)))
+    }
+
+    /// Remove a callback; returns whether it was registered.
+    pub fn remove_callback(&self, id: CallbackId) -> bool {
+        let removed = self.state().gc.remove_callback(id);
+        let found = removed.is_some();
+        drop(removed);
+        found
+    }
+
+    /// Where panics from finalizers, weak-reference callbacks, gc callbacks and `Drop`s run by
+    /// the collector are reported (CPython's `sys.unraisablehook`). By default they become
+    /// `tracing` error events.
+    pub fn set_unraisable_hook(&self, hook: impl FnMut(&Unraisable) + 'static) {
+        let previous = self.state().unraisables.set_hook(Box::new(hook));
+        drop(previous);
+    }
+
+    /// Number of panics reported as unraisable so far.
+    pub fn unraisable_count(&self) -> u64 {
+        self.state().unraisables.count()
+    }
+
+    /// The weak-reference objects naming `obj`, in CPython's order (`weakref.getweakrefs`).
+    pub fn weakrefs_of(&self, obj: &impl Handle) -> Vec<AnyGc> {
+        // This heap's table: a foreign object has no entry here.
+        self.state()
+            .owner
+            .weak_table()
+            .snapshot(obj_of(obj))
+            .into_iter()
+            .map(AnyGc::new_ref)
+            .collect()
+    }
+}
+
+impl Drop for Heap {
+    fn drop(&mut self) {
+        // SAFETY: the state is live, this handle is going away, and `self` is not used after.
+        unsafe { HeapState::orphan(self.state) }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn alloc_failed<T>() -> ! {
+    std::alloc::handle_alloc_error(std::alloc::Layout::new::<crate::object::handle::GcBox<T>>())
+}
+
+/// The value handed back by [`Heap::try_alloc`] when memory is exhausted.
+#[derive(Debug)]
+pub struct AllocError<T>(pub T);
+
+impl<T> fmt::Display for AllocError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("pygc: out of memory allocating an object")
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for AllocError<T> {}

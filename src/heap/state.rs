@@ -1,0 +1,339 @@
+//! The heap state: a composition of owned parts, boxed at a stable address that every
+//! object's owner tag points at (CPython's `PyInterpreterState.gc` plus the object allocator).
+//!
+//! | part | file | what it keeps |
+//! |---|---|---|
+//! | [`Owner`] | `object/owner.rs` | the hooks objects call (refcount death, weakref allocation) and the weak table |
+//! | [`ObjectMemory`] | `heap/memory.rs` | pools and large blocks |
+//! | [`GcState`] | `gc/state.rs` | generations, counts, thresholds, garbage, callbacks, stats |
+//! | [`Trashcan`] | `heap/dealloc.rs` | queued deaths, the teardown flag |
+//! | [`Unraisables`] | `gc/unraisable.rs` | the unraisable hook and count |
+//! | checker | `heap/check.rs` | `Heap::check_invariants` |
+//!
+//! # Lifetime
+//! The state is freed when (a) the `Heap` handle is gone, (b) no object is left (`live == 0`),
+//! and (c) nothing is running on it: no teardown, no collection, no pending shutdown
+//! ([`HeapState::may_destroy`]). Whichever of those ends last frees it.
+//!
+//! A `Heap` dropped while a collection runs on this thread (from a `Drop`, finalizer or
+//! callback of another heap's collection) cannot collect now (collections do not nest: see
+//! `gc::collecting`), so its final collection is queued and runs as soon as the outermost
+//! collection ends.
+#![allow(unsafe_code)]
+
+use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
+
+use super::HeapConfig;
+use super::dealloc::Trashcan;
+use super::memory::ObjectMemory;
+use crate::gc::collector::{Collector, Host};
+use crate::gc::state::{GcState, lists};
+use crate::gc::unraisable::Unraisables;
+use crate::gc::{self, DebugFlags};
+use crate::object::handle::{Gc, init_box};
+use crate::object::header::ObjRef;
+use crate::object::owner::{Owner, OwnerHooks};
+use crate::object::vtable::{
+    Plain, VTable, VTableOf, WEAKREF_VTABLE, WithFinalizer, WithLegacyFinalizer,
+};
+use crate::object::weak::{WeakRefObj, WeakTable};
+use crate::{Finalize, LegacyFinalize, Trace};
+
+/// See the module docs.
+///
+/// # Invariants
+/// - `#[repr(C)]` with `owner` first: a pointer to the state is a pointer to its `Owner`, and
+///   every owner tag is `self_ptr` (the `Box::into_raw` pointer, with provenance for the
+///   whole state).
+/// - `live` counts the boxes allocated and not yet freed.
+#[repr(C)]
+pub(crate) struct HeapState {
+    pub(super) owner: Owner,
+    pub(super) memory: ObjectMemory,
+    pub(super) gc: GcState,
+    pub(super) trashcan: Trashcan,
+    pub(super) unraisables: Unraisables,
+    live: Cell<usize>,
+    /// The `Heap` handle is gone.
+    orphaned: Cell<bool>,
+    /// Queued for its final collection (see the module docs).
+    shutdown_pending: Cell<bool>,
+    self_ptr: Cell<*const HeapState>,
+}
+
+static HOOKS: OwnerHooks = OwnerHooks {
+    release: release_hook,
+    alloc_weakref: alloc_weakref_hook,
+};
+
+/// # Safety
+/// The `OwnerHooks::release` contract: `owner` is `obj`'s owner tag, `obj` has count zero.
+unsafe fn release_hook(owner: NonNull<Owner>, obj: ObjRef) {
+    let ptr = owner.cast::<HeapState>();
+    // SAFETY: owner tags are `self_ptr` (type invariant), and the state outlives its objects.
+    let state = unsafe { ptr.as_ref() };
+    state.release(obj);
+    // SAFETY: `state` is not used after this point.
+    unsafe { HeapState::destroy_if_done(ptr) }
+}
+
+/// # Safety
+/// The `OwnerHooks::alloc_weakref` contract: `owner` is the tag of a live object's heap.
+unsafe fn alloc_weakref_hook(owner: NonNull<Owner>, value: WeakRefObj) -> Gc<WeakRefObj> {
+    // SAFETY: as in `release_hook`; a live object keeps the state alive for the call.
+    let state = unsafe { owner.cast::<HeapState>().as_ref() };
+    // SAFETY: `WEAKREF_VTABLE` describes `WeakRefObj`.
+    unsafe { state.alloc_object(WEAKREF_VTABLE, value) }
+        .unwrap_or_else(|_| std::alloc::handle_alloc_error(WEAKREF_VTABLE.layout))
+}
+
+thread_local! {
+    /// Heaps dropped during a collection, waiting for their final collection.
+    static PENDING_SHUTDOWNS: RefCell<Vec<NonNull<HeapState>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl HeapState {
+    pub(super) fn new_boxed(config: &HeapConfig) -> NonNull<HeapState> {
+        let state = Box::new(HeapState {
+            owner: Owner::new(&HOOKS),
+            memory: ObjectMemory::new(config.geometry == super::AllocatorGeometry::CPython311),
+            gc: GcState::new(config.thresholds, config.enabled),
+            trashcan: Trashcan::default(),
+            unraisables: Unraisables::default(),
+            live: Cell::new(0),
+            orphaned: Cell::new(false),
+            shutdown_pending: Cell::new(false),
+            self_ptr: Cell::new(std::ptr::null()),
+        });
+        // SAFETY: `Box::into_raw` never returns null.
+        let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(state)) };
+        // SAFETY: just made; stays at this address until `destroy_if_done` frees it.
+        let state = unsafe { ptr.as_ref() };
+        state.self_ptr.set(ptr.as_ptr());
+        state.memory.set_owner(ptr.as_ptr().cast::<Owner>());
+        state.gc.init_lists();
+        ptr
+    }
+
+    /// Free the state if the handle is gone, no object is left and nothing runs on it.
+    ///
+    /// # Safety
+    /// `ptr` is a live state, and the caller uses no reference into it after this call.
+    pub(super) unsafe fn destroy_if_done(ptr: NonNull<HeapState>) {
+        // SAFETY: live (caller's contract).
+        if unsafe { ptr.as_ref() }.may_destroy() {
+            // SAFETY: made by `Box::into_raw` in `new_boxed`; nothing can reach the state any
+            // more (no handle, no object, nothing running), and the caller is done with it.
+            drop(unsafe { Box::from_raw(ptr.as_ptr()) });
+        }
+    }
+
+    fn may_destroy(&self) -> bool {
+        self.orphaned.get()
+            && self.live.get() == 0
+            && !self.trashcan.releasing()
+            && !self.gc.running.get()
+            && !self.shutdown_pending.get()
+    }
+
+    pub(super) fn live(&self) -> usize {
+        self.live.get()
+    }
+
+    pub(super) fn collector(&self) -> Collector<'_> {
+        Collector::new(&self.gc, self)
+    }
+
+    // ---- allocation -----------------------------------------------------------------------
+
+    /// `Heap::alloc`.
+    pub(super) fn alloc_plain<T: Trace + 'static>(&self, value: T) -> Result<Gc<T>, T> {
+        // SAFETY: the vtable of `T`.
+        unsafe { self.alloc_object(VTableOf::<T, Plain>::VTABLE, value) }
+    }
+
+    /// `Heap::alloc_with_finalizer`.
+    pub(super) fn alloc_finalized<T: Trace + Finalize + 'static>(
+        &self,
+        value: T,
+    ) -> Result<Gc<T>, T> {
+        // SAFETY: the vtable of `T`.
+        unsafe { self.alloc_object(VTableOf::<T, WithFinalizer>::VTABLE, value) }
+    }
+
+    /// `Heap::alloc_with_legacy_finalizer`.
+    pub(super) fn alloc_legacy<T: Trace + LegacyFinalize + 'static>(
+        &self,
+        value: T,
+    ) -> Result<Gc<T>, T> {
+        // SAFETY: the vtable of `T`.
+        unsafe { self.alloc_object(VTableOf::<T, WithLegacyFinalizer>::VTABLE, value) }
+    }
+
+    /// Allocate and track an object (CPython's `_PyObject_GC_Alloc` + `PyObject_GC_Track`):
+    /// a GC-capable allocation counts toward generation 0 and may run a collection first.
+    ///
+    /// # Safety
+    /// `vtable` describes `T` (its layout is `GcBox<T>`'s, its shims take a `T`).
+    #[inline]
+    unsafe fn alloc_object<T>(&self, vtable: &'static VTable, value: T) -> Result<Gc<T>, T> {
+        if vtable.gc_capable && self.gc.count_allocation() && !self.orphaned.get() {
+            self.collect_automatic();
+        }
+        let Some((memory, shift)) = self.memory.alloc_box(vtable.layout) else {
+            // Out of memory: take back the count this allocation added, so a failed
+            // `try_alloc` leaves `count()` as it was (CPython counts only after malloc).
+            if vtable.gc_capable {
+                self.gc.count_free();
+            }
+            return Err(value);
+        };
+        // SAFETY: `alloc_box` returned memory for `vtable.layout` in an owner-tagged block,
+        // and `vtable` describes `T` (caller's contract).
+        let obj = unsafe { init_box(memory, shift, vtable, value) };
+        self.live.set(self.live.get() + 1);
+        if vtable.gc_capable {
+            self.gc.track(obj);
+        }
+        // SAFETY: a fresh box of `T` with count 1, handed to the handle.
+        Ok(unsafe { Gc::from_obj(obj) })
+    }
+
+    /// Free the memory of an object whose value is gone, and do the bookkeeping.
+    pub(super) fn free_object(&self, obj: ObjRef) {
+        if obj.vtable().gc_capable {
+            self.gc.count_free();
+        }
+        self.live.set(self.live.get() - 1);
+        // SAFETY: the box was made by `alloc_box` with its vtable's layout; its value is
+        // dropped and its count is zero, so nothing refers to it any more.
+        unsafe {
+            self.memory
+                .free_box(obj.as_non_null().cast(), obj.vtable().layout)
+        }
+    }
+
+    // ---- collections ----------------------------------------------------------------------
+
+    /// `gc.collect(g)`.
+    pub(super) fn collect_explicit(&self, generation: usize) -> usize {
+        let found = self.collector().collect_explicit(generation);
+        run_pending_shutdowns();
+        found
+    }
+
+    fn collect_automatic(&self) {
+        self.collector().collect_automatic();
+        run_pending_shutdowns();
+    }
+
+    /// The `Heap` handle is going away: no more automatic collections; the final
+    /// collection runs now, or (inside another collection on this thread) when that ends.
+    ///
+    /// # Safety
+    /// `ptr` is a live state whose `Heap` handle is being dropped; the caller uses no
+    /// reference into the state after this call.
+    pub(super) unsafe fn orphan(ptr: NonNull<HeapState>) {
+        // SAFETY: live (caller's contract).
+        let state = unsafe { ptr.as_ref() };
+        state.orphaned.set(true);
+        state.gc.enabled.set(false);
+        if gc::collecting() {
+            state.shutdown_pending.set(true);
+            PENDING_SHUTDOWNS.with(|p| p.borrow_mut().push(ptr));
+            return;
+        }
+        // SAFETY: forwarded.
+        unsafe { HeapState::shutdown(ptr) };
+        run_pending_shutdowns();
+    }
+
+    /// CPython's shutdown: drop `gc.garbage` and the callbacks, unfreeze, run a final full
+    /// collection without callbacks, then let go of the unraisable hook (it may hold
+    /// handles). Objects still referenced from outside stay valid.
+    ///
+    /// # Safety
+    /// As [`HeapState::orphan`]; no collection runs on this thread.
+    unsafe fn shutdown(ptr: NonNull<HeapState>) {
+        // SAFETY: live (caller's contract).
+        let state = unsafe { ptr.as_ref() };
+        state.shutdown_pending.set(false);
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| state.final_collection()));
+        let hook = state.unraisables.take_hook();
+        state
+            .unraisables
+            .guard(|| "dropping the unraisable hook".to_string(), || drop(hook));
+        // SAFETY: `state` is not used after this point.
+        unsafe { HeapState::destroy_if_done(ptr) };
+        if let Err(payload) = outcome {
+            // A `Trace` panicked in the final collection (the lists were repaired). Unwinding
+            // out of a `Drop` that runs during another unwind would abort: drop it then.
+            if std::thread::panicking() {
+                drop(payload);
+            } else {
+                panic::resume_unwind(payload);
+            }
+        }
+    }
+
+    fn final_collection(&self) {
+        self.drain_trashcan();
+        let garbage = std::mem::take(&mut *self.gc.garbage.borrow_mut());
+        let callbacks = self.gc.take_callbacks();
+        self.unraisables.guard(
+            || "dropping gc.garbage and gc.callbacks".to_string(),
+            || drop((garbage, callbacks)),
+        );
+        self.gc.debug.set(DebugFlags::empty());
+        self.gc.unfreeze();
+        self.collector().collect_shutdown();
+        let left = std::mem::take(&mut *self.gc.garbage.borrow_mut());
+        if !left.is_empty() {
+            // CPython's ResourceWarning at shutdown; these cycles stay alive (leaked).
+            let n = left.len();
+            self.unraisables.emit(|| {
+                tracing::warn!(
+                    target: "pygc::gc",
+                    "gc: {n} uncollectable objects at shutdown; use gc.set_debug(gc.DEBUG_UNCOLLECTABLE) to list them"
+                );
+            });
+        }
+        self.unraisables
+            .guard(|| "dropping gc.garbage".to_string(), || drop(left));
+    }
+}
+
+/// Run the final collections of heaps dropped during a collection, once none runs.
+fn run_pending_shutdowns() {
+    while !gc::collecting() {
+        let Some(ptr) = PENDING_SHUTDOWNS.with(|p| p.borrow_mut().pop()) else {
+            return;
+        };
+        // SAFETY: a queued state is kept alive by `shutdown_pending` until this call, its
+        // handle is gone, and no collection runs on this thread.
+        unsafe { HeapState::shutdown(ptr) };
+    }
+}
+
+impl Host for HeapState {
+    fn weak_table(&self) -> &WeakTable {
+        self.owner.weak_table()
+    }
+
+    fn unraisables(&self) -> &Unraisables {
+        &self.unraisables
+    }
+
+    fn drain_trashcan(&self) {
+        HeapState::drain_trashcan(self);
+    }
+}
+
+impl HeapState {
+    /// The permanent generation's length (`gc.get_freeze_count()`).
+    pub(super) fn freeze_count(&self) -> usize {
+        self.gc.list(lists::PERMANENT).len()
+    }
+}
