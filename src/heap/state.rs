@@ -58,8 +58,9 @@ pub(crate) struct HeapState {
     live: Cell<usize>,
     /// The `Heap` handle is gone.
     orphaned: Cell<bool>,
-    /// Queued for its final collection (see the module docs).
-    shutdown_pending: Cell<bool>,
+    /// Queued for, or running, its final collection (see the module docs): the state must
+    /// not be freed under it.
+    closing: Cell<bool>,
     self_ptr: Cell<*const HeapState>,
 }
 
@@ -104,7 +105,7 @@ impl HeapState {
             unraisables: Unraisables::default(),
             live: Cell::new(0),
             orphaned: Cell::new(false),
-            shutdown_pending: Cell::new(false),
+            closing: Cell::new(false),
             self_ptr: Cell::new(std::ptr::null()),
         });
         // SAFETY: `Box::into_raw` never returns null.
@@ -135,7 +136,7 @@ impl HeapState {
             && self.live.get() == 0
             && !self.trashcan.releasing()
             && !self.gc.running.get()
-            && !self.shutdown_pending.get()
+            && !self.closing.get()
     }
 
     pub(super) fn live(&self) -> usize {
@@ -240,8 +241,8 @@ impl HeapState {
         let state = unsafe { ptr.as_ref() };
         state.orphaned.set(true);
         state.gc.enabled.set(false);
+        state.closing.set(true);
         if gc::collecting() {
-            state.shutdown_pending.set(true);
             PENDING_SHUTDOWNS.with(|p| p.borrow_mut().push(ptr));
             return;
         }
@@ -259,12 +260,13 @@ impl HeapState {
     unsafe fn shutdown(ptr: NonNull<HeapState>) {
         // SAFETY: live (caller's contract).
         let state = unsafe { ptr.as_ref() };
-        state.shutdown_pending.set(false);
+        debug_assert!(state.closing.get());
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| state.final_collection()));
         let hook = state.unraisables.take_hook();
         state
             .unraisables
             .guard(|| "dropping the unraisable hook".to_string(), || drop(hook));
+        state.closing.set(false);
         // SAFETY: `state` is not used after this point.
         unsafe { HeapState::destroy_if_done(ptr) };
         if let Err(payload) = outcome {
@@ -311,7 +313,7 @@ fn run_pending_shutdowns() {
         let Some(ptr) = PENDING_SHUTDOWNS.with(|p| p.borrow_mut().pop()) else {
             return;
         };
-        // SAFETY: a queued state is kept alive by `shutdown_pending` until this call, its
+        // SAFETY: a queued state is kept alive by `closing` until this call, its
         // handle is gone, and no collection runs on this thread.
         unsafe { HeapState::shutdown(ptr) };
     }
