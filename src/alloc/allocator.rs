@@ -13,7 +13,7 @@ use core::fmt;
 use core::ptr::{self, NonNull};
 
 use super::arena::ArenaTable;
-use super::geometry::{DefaultGeometry, Geometry, SMALL_REQUEST_THRESHOLD};
+use super::geometry::{DefaultGeometry, Geometry, GeometryExt, SMALL_REQUEST_THRESHOLD};
 use super::pool::{self, FreeOutcome, PoolHeader, UsedPools};
 use super::size_class::SizeClass;
 use super::stats::AllocStats;

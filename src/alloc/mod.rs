@@ -50,6 +50,15 @@
 //! of 512 bytes in the default geometry; 1021 of 16 bytes and 31 of 512
 //! bytes in CPython's.
 //!
+//! # Geometry
+//!
+//! A [`Geometry`] impl supplies only `ARENA_SIZE`, `POOL_SIZE` and
+//! `ALIGNMENT`. Every value the unsafe code relies on (`POOL_OVERHEAD`,
+//! `POOLS_PER_ARENA`, `NUM_CLASSES`, `ALIGNMENT_SHIFT`) and the constraint
+//! check `CHECK` are in [`GeometryExt`], implemented by pygc for every
+//! geometry and sealed, so a safe impl cannot make carving hand out a pool
+//! header or write past an arena. [`Allocator::new`] evaluates `CHECK`.
+//!
 //! # Sharing
 //!
 //! [`Allocator`] is single-threaded (`&mut self`). [`GlobalPool`] puts one
@@ -86,7 +95,9 @@ mod usable;
 mod tests;
 
 pub use allocator::Allocator;
-pub use geometry::{CPython311, DefaultGeometry, Geometry, MAX_CLASSES, SMALL_REQUEST_THRESHOLD};
+pub use geometry::{
+    CPython311, DefaultGeometry, Geometry, GeometryExt, MAX_CLASSES, SMALL_REQUEST_THRESHOLD,
+};
 pub use global::{GlobalPool, LocalPool};
 pub use size_class::SizeClass;
 pub use stats::{AllocStats, ClassStats};

@@ -33,7 +33,7 @@
 
 use core::ptr::{self, NonNull};
 
-use super::geometry::{Geometry, MAX_CLASSES};
+use super::geometry::{Geometry, GeometryExt, MAX_CLASSES};
 use super::size_class::SizeClass;
 
 /// `szidx` of a pool that has never held a size class.
@@ -111,6 +111,10 @@ pub(crate) unsafe fn init_carved(pool: *mut PoolHeader, arenaindex: u32) {
 pub(crate) unsafe fn init_for_class<G: Geometry>(pool: *mut PoolHeader, class: SizeClass) {
     let size = class.block_size::<G>();
     // SAFETY: `pool` is a valid header and the pool's memory is ours and unused.
+    // The first block at POOL_OVERHEAD lies past the header and inside the pool:
+    // POOL_OVERHEAD >= size_of::<PoolHeader>() and POOL_OVERHEAD + 512 <=
+    // POOL_SIZE hold because pygc computes POOL_OVERHEAD itself (`GeometryExt`,
+    // not overridable) and `CHECK` verified the pool size.
     unsafe {
         debug_assert_eq!((*pool).count, 0, "init of a pool in use");
         if (*pool).szidx == class.index() as u16 {
