@@ -28,6 +28,7 @@ use core::marker::PhantomData;
 use core::num::NonZeroU32;
 use core::ptr::{self, NonNull};
 
+use super::events::{ArenaEvent, ArenaEventKind};
 use super::geometry::{Geometry, GeometryExt};
 use super::pool::{self, PoolHeader};
 use super::system::{self, SysVec, sys_vec};
@@ -127,8 +128,9 @@ impl<G: Geometry> ArenaTable<G> {
         }
     }
 
-    /// Gets a fresh arena from the system and a slot for it.
-    pub(crate) fn acquire(&mut self, emit_events: bool) -> Option<ArenaId> {
+    /// Gets a fresh arena from the system and a slot for it. Returns the
+    /// event to report (never emitted here: see `events.rs`).
+    pub(crate) fn acquire(&mut self) -> Option<(ArenaId, ArenaEvent)> {
         let base = system::alloc_arena::<G>()?;
         let id = match self.unused {
             Some(id) => {
@@ -176,21 +178,19 @@ impl<G: Geometry> ArenaTable<G> {
         c.allocated_total += 1;
         c.current += 1;
         c.highwater = c.highwater.max(c.current);
-        if emit_events {
-            tracing::debug!(
-                target: "pygc::alloc",
-                arena = id.index(),
-                base = key,
-                size = G::ARENA_SIZE,
-                current = c.current,
-                "arena acquired"
-            );
-        }
-        Some(id)
+        let event = ArenaEvent {
+            kind: ArenaEventKind::Acquired,
+            arena: id.index(),
+            base: key,
+            size: G::ARENA_SIZE,
+            current: c.current,
+        };
+        Some((id, event))
     }
 
     /// Returns arena `id` (all pools free, on no list) to the system.
-    pub(crate) fn release(&mut self, id: ArenaId, emit_events: bool) {
+    /// Returns the event to report (never emitted here: see `events.rs`).
+    pub(crate) fn release(&mut self, id: ArenaId) -> ArenaEvent {
         let obj = &mut self.objs[id.index()];
         debug_assert_eq!(
             obj.nfreepools, obj.ntotalpools,
@@ -210,14 +210,12 @@ impl<G: Geometry> ArenaTable<G> {
         let c = &mut self.counters;
         c.current -= 1;
         c.reclaimed += 1;
-        if emit_events {
-            tracing::debug!(
-                target: "pygc::alloc",
-                arena = id.index(),
-                base = key,
-                current = c.current,
-                "arena released"
-            );
+        ArenaEvent {
+            kind: ArenaEventKind::Released,
+            arena: id.index(),
+            base: key,
+            size: G::ARENA_SIZE,
+            current: c.current,
         }
     }
 
