@@ -13,8 +13,10 @@ use core::fmt;
 use core::ptr::{self, NonNull};
 
 use super::arena::ArenaTable;
-use super::geometry::{DefaultGeometry, Geometry, SMALL_REQUEST_THRESHOLD};
+use super::events::{ArenaEvent, EventMode, Pending};
+use super::geometry::{DefaultGeometry, Geometry, GeometryExt, MAX_CLASSES};
 use super::pool::{self, FreeOutcome, PoolHeader, UsedPools};
+use super::route::{Placement, placement};
 use super::size_class::SizeClass;
 use super::stats::AllocStats;
 use super::system;
@@ -54,8 +56,13 @@ pub struct Allocator<G: Geometry = DefaultGeometry> {
     pub(super) usable: UsableArenas,
     /// Written at offset 0 of every pool header.
     owner_tag: *const (),
-    /// Emit `tracing` events on arena acquire/release (off for `GlobalPool`).
-    emit_events: bool,
+    /// What happens to the `tracing` events on arena acquire/release
+    /// (see `events.rs`): emitted at once, deferred for `LocalPool`, or
+    /// dropped for `GlobalPool`.
+    events: EventMode,
+    /// Events recorded in [`EventMode::Deferred`], drained by the owner
+    /// after its borrow ends ([`take_events`](Self::take_events)).
+    pending: Pending,
     /// Blocks currently handed out by the system path.
     large_blocks: usize,
     /// Bytes requested by the blocks in `large_blocks`.
@@ -95,7 +102,8 @@ impl<G: Geometry> Allocator<G> {
             arenas: ArenaTable::new(),
             usable: UsableArenas::new(),
             owner_tag: ptr::null(),
-            emit_events: true,
+            events: EventMode::Immediate,
+            pending: Pending::new(),
             large_blocks: 0,
             large_bytes: 0,
         }
@@ -105,8 +113,37 @@ impl<G: Geometry> Allocator<G> {
     /// subscriber may allocate, which would re-enter a global allocator).
     pub const fn new_silent() -> Self {
         let mut a = Self::new();
-        a.emit_events = false;
+        a.events = EventMode::Silent;
         a
+    }
+
+    /// Like [`new`](Self::new) but records its `tracing` events instead of
+    /// emitting them: the owner emits what [`take_events`](Self::take_events)
+    /// returns once it no longer borrows the allocator (`LocalPool`).
+    pub(crate) const fn new_deferred() -> Self {
+        let mut a = Self::new();
+        a.events = EventMode::Deferred;
+        a
+    }
+
+    /// The events recorded since the last call, if any (deferred mode).
+    #[inline(always)]
+    pub(crate) fn take_events(&mut self) -> Option<Pending> {
+        if self.pending.is_empty() {
+            None
+        } else {
+            Some(self.pending.take())
+        }
+    }
+
+    /// Handles one arena event according to the event mode.
+    #[cold]
+    fn note(&mut self, ev: ArenaEvent) {
+        match self.events {
+            EventMode::Silent => {}
+            EventMode::Immediate => ev.emit(),
+            EventMode::Deferred => self.pending.push(ev),
+        }
     }
 
     /// Sets the opaque word stored at offset 0 of every pool header. Applies
@@ -147,12 +184,11 @@ impl<G: Geometry> Allocator<G> {
     /// and over-aligned ones from the system allocator.
     #[inline]
     pub fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        let size = layout.size();
-        if size.wrapping_sub(1) < SMALL_REQUEST_THRESHOLD && layout.align() <= G::ALIGNMENT {
-            let idx = (size - 1) >> G::ALIGNMENT_SHIFT;
-            let pool = self.usedpools.heads[idx & (super::geometry::MAX_CLASSES - 1)];
+        if let Placement::Small(class) = placement::<G>(layout) {
+            let idx = class.index();
+            let pool = self.usedpools.heads[idx & (MAX_CLASSES - 1)];
             if !pool.is_null() {
-                let bsize = (idx + 1) << G::ALIGNMENT_SHIFT;
+                let bsize = class.block_size::<G>();
                 // SAFETY: pools on a used list have a valid header and a free
                 // block (UsedPools invariant); `bsize` is their block size.
                 let (bp, full) = unsafe { pool::pop_block(pool, bsize) };
@@ -176,7 +212,8 @@ impl<G: Geometry> Allocator<G> {
         let id = match self.usable.head() {
             Some(id) => id,
             None => {
-                let id = self.arenas.acquire(self.emit_events)?;
+                let (id, event) = self.arenas.acquire()?;
+                self.note(event);
                 self.usable.push_new(&mut self.arenas.objs, id);
                 id
             }
@@ -203,12 +240,6 @@ impl<G: Geometry> Allocator<G> {
         Some(p)
     }
 
-    /// Whether `layout` is served by the pools.
-    #[inline]
-    fn is_small(layout: Layout) -> bool {
-        layout.size().wrapping_sub(1) < SMALL_REQUEST_THRESHOLD && layout.align() <= G::ALIGNMENT
-    }
-
     /// Frees a block. The layout decides the path: no ownership lookup.
     ///
     /// # Safety
@@ -219,7 +250,7 @@ impl<G: Geometry> Allocator<G> {
     /// not been freed since.
     #[inline]
     pub unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        if Self::is_small(layout) {
+        if placement::<G>(layout).is_small() {
             // SAFETY: small layouts come from pools (contract), so `ptr` is a live
             // block and masking it gives its pool header, with its provenance.
             unsafe { self.free_small(ptr) }
@@ -238,7 +269,9 @@ impl<G: Geometry> Allocator<G> {
     #[inline(always)]
     unsafe fn free_small(&mut self, ptr: NonNull<u8>) {
         // The header comes from the arena's own pointer: `ptr` may carry a
-        // borrow tag that covers only the block.
+        // borrow tag that covers only the value, so neither the header nor the
+        // free-list link is written through it (`push_block` uses only its
+        // address).
         let Some(pool) = self.arenas.pool_header_of(ptr.as_ptr().addr()) else {
             debug_assert!(false, "dealloc of a pointer outside our arenas: {ptr:p}");
             return;
@@ -301,7 +334,8 @@ impl<G: Geometry> Allocator<G> {
         // SAFETY: per the contract.
         let id = unsafe { self.arenas.put_pool(pool) };
         if self.usable.pool_returned(&mut self.arenas.objs, id) == Returned::Release {
-            self.arenas.release(id, self.emit_events);
+            let event = self.arenas.release(id);
+            self.note(event);
         }
     }
 
@@ -336,7 +370,7 @@ impl<G: Geometry> Allocator<G> {
         new_size: usize,
     ) -> Option<NonNull<u8>> {
         let new = Layout::from_size_align(new_size, old.align()).ok()?;
-        if Self::is_small(old) {
+        if placement::<G>(old).is_small() {
             // The real block size, from the pool header: after an in-place
             // shrink the layout no longer names the block's class.
             let pool = self
@@ -350,7 +384,8 @@ impl<G: Geometry> Allocator<G> {
             if new_size <= block && 4 * new_size > 3 * block {
                 return Some(ptr);
             }
-        } else if !Self::is_small(new) && old.size() != 0 && new_size != 0 {
+        } else if placement::<G>(old) == Placement::Large && placement::<G>(new) == Placement::Large
+        {
             // System to system: let the system resize in place if it can.
             // SAFETY: `ptr` came from the system path with `old` (contract).
             let p = unsafe { system::realloc_large(ptr, old, new_size) }?;

@@ -28,7 +28,8 @@ use core::marker::PhantomData;
 use core::num::NonZeroU32;
 use core::ptr::{self, NonNull};
 
-use super::geometry::Geometry;
+use super::events::{ArenaEvent, ArenaEventKind};
+use super::geometry::{Geometry, GeometryExt};
 use super::pool::{self, PoolHeader};
 use super::system::{self, SysVec, sys_vec};
 
@@ -127,8 +128,9 @@ impl<G: Geometry> ArenaTable<G> {
         }
     }
 
-    /// Gets a fresh arena from the system and a slot for it.
-    pub(crate) fn acquire(&mut self, emit_events: bool) -> Option<ArenaId> {
+    /// Gets a fresh arena from the system and a slot for it. Returns the
+    /// event to report (never emitted here: see `events.rs`).
+    pub(crate) fn acquire(&mut self) -> Option<(ArenaId, ArenaEvent)> {
         let base = system::alloc_arena::<G>()?;
         let id = match self.unused {
             Some(id) => {
@@ -176,21 +178,19 @@ impl<G: Geometry> ArenaTable<G> {
         c.allocated_total += 1;
         c.current += 1;
         c.highwater = c.highwater.max(c.current);
-        if emit_events {
-            tracing::debug!(
-                target: "pygc::alloc",
-                arena = id.index(),
-                base = key,
-                size = G::ARENA_SIZE,
-                current = c.current,
-                "arena acquired"
-            );
-        }
-        Some(id)
+        let event = ArenaEvent {
+            kind: ArenaEventKind::Acquired,
+            arena: id.index(),
+            base: key,
+            size: G::ARENA_SIZE,
+            current: c.current,
+        };
+        Some((id, event))
     }
 
     /// Returns arena `id` (all pools free, on no list) to the system.
-    pub(crate) fn release(&mut self, id: ArenaId, emit_events: bool) {
+    /// Returns the event to report (never emitted here: see `events.rs`).
+    pub(crate) fn release(&mut self, id: ArenaId) -> ArenaEvent {
         let obj = &mut self.objs[id.index()];
         debug_assert_eq!(
             obj.nfreepools, obj.ntotalpools,
@@ -210,14 +210,12 @@ impl<G: Geometry> ArenaTable<G> {
         let c = &mut self.counters;
         c.current -= 1;
         c.reclaimed += 1;
-        if emit_events {
-            tracing::debug!(
-                target: "pygc::alloc",
-                arena = id.index(),
-                base = key,
-                current = c.current,
-                "arena released"
-            );
+        ArenaEvent {
+            kind: ArenaEventKind::Released,
+            arena: id.index(),
+            base: key,
+            size: G::ARENA_SIZE,
+            current: c.current,
         }
     }
 
@@ -254,10 +252,15 @@ impl<G: Geometry> ArenaTable<G> {
             p
         } else {
             let base = obj.address.expect("take_pool from an unused slot");
-            debug_assert!(obj.pools_carved < obj.ntotalpools, "no pool left to carve");
-            // SAFETY: pools_carved < POOLS_PER_ARENA, so the offset is inside the
-            // arena allocation; the result is POOL_SIZE-aligned because the base
-            // is ARENA_SIZE-aligned.
+            // Once per pool carved (not the fast path): checked in release too.
+            assert!(obj.pools_carved < obj.ntotalpools, "no pool left to carve");
+            // SAFETY: pools_carved < ntotalpools == POOLS_PER_ARENA (set in
+            // `acquire`), and POOLS_PER_ARENA * POOL_SIZE == ARENA_SIZE because
+            // both are computed by pygc (`GeometryExt`, sealed: no impl can
+            // override them) and `CHECK` (evaluated by `Allocator::new`) proved
+            // ARENA_SIZE a whole number of pools; so the whole pool is inside the
+            // arena allocation. It is POOL_SIZE-aligned because the base is
+            // ARENA_SIZE-aligned.
             let p = unsafe { base.as_ptr().add(obj.pools_carved as usize * G::POOL_SIZE) }
                 .cast::<PoolHeader>();
             // SAFETY: `p` is an uncarved, unused, aligned pool of this arena.
@@ -293,7 +296,8 @@ impl<G: Geometry> ArenaTable<G> {
         for (i, obj) in self.objs.iter().enumerate() {
             let Some(base) = obj.address else { continue };
             for k in 0..obj.pools_carved as usize {
-                // SAFETY: k < pools_carved <= POOLS_PER_ARENA, inside the arena.
+                // SAFETY: k < pools_carved <= POOLS_PER_ARENA, and the pools fill the
+                // arena exactly (see `take_pool`), so pool k is inside the arena.
                 let p = unsafe { base.as_ptr().add(k * G::POOL_SIZE) }.cast::<PoolHeader>();
                 f(ArenaId::from_index(i), p);
             }

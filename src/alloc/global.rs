@@ -18,7 +18,9 @@
 //! - the allocator's own metadata comes from `std::alloc::System`, never the
 //!   global allocator;
 //! - the inner allocator is built with [`Allocator::new_silent`], so no
-//!   `tracing` event (whose subscriber may allocate) is emitted under the lock;
+//!   `tracing` event (whose subscriber may allocate, re-entering this very
+//!   allocator) is emitted under the lock; the arena layer itself never
+//!   emits (it returns events, see `events.rs`);
 //! - [`Allocator::stats`] returns a fixed-size struct (no allocation).
 //!
 //! The only panics under the lock are internal-invariant `debug_assert!`s;
@@ -29,6 +31,7 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::RefCell;
+use core::num::NonZeroUsize;
 use core::ptr::{self, NonNull};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -36,6 +39,7 @@ use allocator_api2::alloc::AllocError;
 
 use super::allocator::Allocator;
 use super::geometry::{DefaultGeometry, Geometry};
+use super::route::{Placement, placement};
 use super::stats::AllocStats;
 
 /// A thread-safe `GlobalAlloc` over one [`Allocator`] behind a mutex.
@@ -128,6 +132,14 @@ unsafe impl<G: Geometry> GlobalAlloc for GlobalPool<G> {
 /// `allocator_api2::alloc::Allocator`, so `allocator_api2` vectors and
 /// hashbrown maps can live in the pools.
 ///
+/// Zero-size requests follow std's `Global`: `allocate` (and `grow` /
+/// `shrink` to size 0) return a dangling pointer aligned to the layout,
+/// with no memory behind it, and `deallocate` of a zero-size layout does
+/// nothing (collections record capacity 0 and never free such a pointer).
+///
+/// `tracing` events about arenas are emitted after the inner `RefCell`
+/// borrow ends, so a subscriber may allocate from the same pool.
+///
 /// # Example
 ///
 /// ```
@@ -149,8 +161,23 @@ impl<G: Geometry> LocalPool<G> {
     /// A pool over a fresh [`Allocator`].
     pub const fn new() -> Self {
         LocalPool {
-            inner: RefCell::new(Allocator::new()),
+            inner: RefCell::new(Allocator::new_deferred()),
         }
+    }
+
+    /// Runs `f` on the inner allocator, then, with the borrow over, emits
+    /// the `tracing` events it recorded (a subscriber may use this pool).
+    #[inline(always)]
+    fn with<R>(&self, f: impl FnOnce(&mut Allocator<G>) -> R) -> R {
+        let (r, events) = {
+            let mut a = self.inner.borrow_mut();
+            let r = f(&mut a);
+            (r, a.take_events())
+        };
+        if let Some(events) = events {
+            events.emit();
+        }
+        r
     }
 
     /// A snapshot of the allocator's numbers.
@@ -184,24 +211,44 @@ impl<G: Geometry> core::fmt::Debug for LocalPool<G> {
     }
 }
 
-// SAFETY: blocks come from the inner `Allocator`, which hands out disjoint,
-// correctly aligned blocks of at least the requested size that stay valid
-// until deallocated or until the `LocalPool` is dropped, which the borrow in
-// `&LocalPool` prevents while any collection uses it. Copies of the handle
-// are the same allocator. The `RefCell` borrow lasts one allocator call and
-// the allocator never calls back out, so it cannot be contended.
+/// The zero-size result for `layout`: a dangling pointer at address
+/// `layout.align()` (non-zero, aligned), with no provenance, as std's
+/// `Global` returns; nothing may be read or written through it.
+#[inline]
+fn dangling(layout: Layout) -> NonNull<[u8]> {
+    let addr = NonZeroUsize::new(layout.align()).unwrap_or(NonZeroUsize::MIN);
+    NonNull::slice_from_raw_parts(NonNull::<u8>::dangling().with_addr(addr), 0)
+}
+
+// SAFETY: non-zero-size blocks come from the inner `Allocator`, which hands
+// out disjoint, correctly aligned blocks of at least the requested size that
+// stay valid until deallocated or until the `LocalPool` is dropped, which the
+// borrow in `&LocalPool` prevents while any collection uses it. Zero-size
+// requests get a dangling pointer aligned to the layout, valid for zero-size
+// accesses only, and their deallocation is a no-op (so no block is ever
+// tied to them). Copies of the handle are the same allocator. The
+// `RefCell` borrow lasts one allocator call, and nothing calls back out
+// during it (`tracing` events are emitted after it ends, see `with`), so it
+// cannot be contended.
 unsafe impl<G: Geometry> allocator_api2::alloc::Allocator for &LocalPool<G> {
     #[inline]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        let p = self.inner.borrow_mut().alloc(layout).ok_or(AllocError)?;
+        if placement::<G>(layout) == Placement::Zero {
+            return Ok(dangling(layout));
+        }
+        let p = self.with(|a| a.alloc(layout)).ok_or(AllocError)?;
         Ok(NonNull::slice_from_raw_parts(p, layout.size()))
     }
 
     #[inline]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        if placement::<G>(layout) == Placement::Zero {
+            return; // a dangling pointer from `allocate`: nothing to free
+        }
         // SAFETY: the trait's contract: `ptr` is currently allocated by this
-        // allocator with `layout`.
-        unsafe { self.inner.borrow_mut().dealloc(ptr, layout) }
+        // allocator with `layout`, which is not zero-size, so it is a block of
+        // the inner allocator.
+        self.with(|a| unsafe { a.dealloc(ptr, layout) })
     }
 
     unsafe fn grow(
@@ -210,18 +257,22 @@ unsafe impl<G: Geometry> allocator_api2::alloc::Allocator for &LocalPool<G> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        if new.align() != old.align() {
+        if new.align() != old.align() || old.size() == 0 {
             let p = self.allocate(new)?;
-            // SAFETY: both blocks live and distinct; `old.size() <= new.size()`.
+            // SAFETY: both blocks live and distinct (or `old` is zero-size and
+            // nothing is copied); `old.size() <= new.size()`.
             unsafe {
                 ptr::copy_nonoverlapping(ptr.as_ptr(), p.cast::<u8>().as_ptr(), old.size());
                 self.deallocate(ptr, old);
             }
             return Ok(p);
         }
-        // SAFETY: `ptr` is allocated with `old` (trait contract); same alignment.
-        let p =
-            unsafe { self.inner.borrow_mut().realloc(ptr, old, new.size()) }.ok_or(AllocError)?;
+        // SAFETY: `ptr` is allocated with `old` (trait contract), a block of
+        // the inner allocator since `old` is not zero-size; same alignment;
+        // `new.size() >= old.size() > 0`.
+        let p = self
+            .with(|a| unsafe { a.realloc(ptr, old, new.size()) })
+            .ok_or(AllocError)?;
         Ok(NonNull::slice_from_raw_parts(p, new.size()))
     }
 
@@ -231,18 +282,22 @@ unsafe impl<G: Geometry> allocator_api2::alloc::Allocator for &LocalPool<G> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        if new.align() != old.align() {
+        if new.align() != old.align() || new.size() == 0 {
             let p = self.allocate(new)?;
-            // SAFETY: both blocks live and distinct; `new.size() <= old.size()`.
+            // SAFETY: both blocks live and distinct (or `new` is zero-size and
+            // nothing is copied); `new.size() <= old.size()`.
             unsafe {
                 ptr::copy_nonoverlapping(ptr.as_ptr(), p.cast::<u8>().as_ptr(), new.size());
                 self.deallocate(ptr, old);
             }
             return Ok(p);
         }
-        // SAFETY: `ptr` is allocated with `old` (trait contract); same alignment.
-        let p =
-            unsafe { self.inner.borrow_mut().realloc(ptr, old, new.size()) }.ok_or(AllocError)?;
+        // SAFETY: `ptr` is allocated with `old` (trait contract), a block of
+        // the inner allocator since `old.size() >= new.size() > 0`; same
+        // alignment.
+        let p = self
+            .with(|a| unsafe { a.realloc(ptr, old, new.size()) })
+            .ok_or(AllocError)?;
         Ok(NonNull::slice_from_raw_parts(p, new.size()))
     }
 }

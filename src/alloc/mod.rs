@@ -50,11 +50,33 @@
 //! of 512 bytes in the default geometry; 1021 of 16 bytes and 31 of 512
 //! bytes in CPython's.
 //!
+//! # Geometry
+//!
+//! A [`Geometry`] impl supplies only `ARENA_SIZE`, `POOL_SIZE` and
+//! `ALIGNMENT`. Every value the unsafe code relies on (`POOL_OVERHEAD`,
+//! `POOLS_PER_ARENA`, `NUM_CLASSES`, `ALIGNMENT_SHIFT`) and the constraint
+//! check `CHECK` are in [`GeometryExt`], implemented by pygc for every
+//! geometry and sealed, so a safe impl cannot make carving hand out a pool
+//! header or write past an arena. [`Allocator::new`] evaluates `CHECK`.
+//!
+//! The routing rule (pool or system, and which class) is [`placement`]:
+//! every path that allocates, frees or resizes asks it, nothing re-derives
+//! it. A zero-size request is [`Placement::Zero`]: the bare [`Allocator`]
+//! gives it a 1-byte system block (CPython's `malloc(1)`), [`LocalPool`] a
+//! dangling aligned pointer with no memory behind it (std's convention).
+//!
 //! # Sharing
 //!
 //! [`Allocator`] is single-threaded (`&mut self`). [`GlobalPool`] puts one
 //! behind a mutex as a `#[global_allocator]`; [`LocalPool`] is a
 //! `RefCell` handle implementing `allocator_api2::alloc::Allocator`.
+//!
+//! `tracing` events (arena acquired / released) are never emitted while an
+//! adapter's borrow or lock is held, since a subscriber may allocate from
+//! the same allocator: the arena layer returns them (`events.rs`), a bare
+//! `Allocator` emits them at once, `LocalPool` after its `RefCell` borrow
+//! ends, and `GlobalPool` drops them (it cannot emit safely from inside a
+//! global allocator).
 //!
 //! # Unsafe inventory
 //!
@@ -62,21 +84,25 @@
 //! (free lists inside pool memory), `arena.rs` (carving pools out of arena
 //! memory), `allocator.rs` (the fast and slow paths over pool headers),
 //! `system.rs` (calls to `std::alloc::System`) and `global.rs` (the
-//! `GlobalAlloc` and `allocator_api2` impls). `geometry.rs`,
-//! `size_class.rs`, `usable.rs` and `stats.rs` are safe code.
+//! `GlobalAlloc` and `allocator_api2` impls). `geometry.rs`, `route.rs`,
+//! `events.rs`, `size_class.rs`, `usable.rs` and `stats.rs` are safe code.
 //!
 //! # Provenance
 //!
 //! Every pool and block pointer is derived from the arena's allocation
-//! pointer with `add` / `map_addr` / `with_addr`, never from an integer, so
+//! pointer with `add` / `map_addr` / `with_addr`, never from an integer or
+//! from the caller's pointer (whose borrow tag may cover only the value: a
+//! free uses only its address), so
 //! the module passes Miri with `-Zmiri-strict-provenance
 //! -Zmiri-symbolic-alignment-check`.
 
 mod allocator;
 mod arena;
+mod events;
 mod geometry;
 mod global;
 mod pool;
+mod route;
 mod size_class;
 mod stats;
 mod system;
@@ -86,7 +112,10 @@ mod usable;
 mod tests;
 
 pub use allocator::Allocator;
-pub use geometry::{CPython311, DefaultGeometry, Geometry, MAX_CLASSES, SMALL_REQUEST_THRESHOLD};
+pub use geometry::{
+    CPython311, DefaultGeometry, Geometry, GeometryExt, MAX_CLASSES, SMALL_REQUEST_THRESHOLD,
+};
 pub use global::{GlobalPool, LocalPool};
+pub use route::{Placement, placement};
 pub use size_class::SizeClass;
 pub use stats::{AllocStats, ClassStats};

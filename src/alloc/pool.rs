@@ -33,7 +33,7 @@
 
 use core::ptr::{self, NonNull};
 
-use super::geometry::{Geometry, MAX_CLASSES};
+use super::geometry::{Geometry, GeometryExt, MAX_CLASSES};
 use super::size_class::SizeClass;
 
 /// `szidx` of a pool that has never held a size class.
@@ -111,6 +111,10 @@ pub(crate) unsafe fn init_carved(pool: *mut PoolHeader, arenaindex: u32) {
 pub(crate) unsafe fn init_for_class<G: Geometry>(pool: *mut PoolHeader, class: SizeClass) {
     let size = class.block_size::<G>();
     // SAFETY: `pool` is a valid header and the pool's memory is ours and unused.
+    // The first block at POOL_OVERHEAD lies past the header and inside the pool:
+    // POOL_OVERHEAD >= size_of::<PoolHeader>() and POOL_OVERHEAD + 512 <=
+    // POOL_SIZE hold because pygc computes POOL_OVERHEAD itself (`GeometryExt`,
+    // not overridable) and `CHECK` verified the pool size.
     unsafe {
         debug_assert_eq!((*pool).count, 0, "init of a pool in use");
         if (*pool).szidx == class.index() as u16 {
@@ -179,20 +183,28 @@ pub(crate) enum FreeOutcome {
 
 /// Pushes block `p` onto its pool's free list.
 ///
+/// Only the address of `p` is used: the link is written through a pointer
+/// derived from `pool` (`with_addr`), because `p` comes from the user and
+/// may carry a borrow tag covering only the value (a `Box<[u8; 3]>` retag
+/// covers 3 bytes, the link is 8), and the free list must hold pointers
+/// with the pool's provenance for later allocations to hand out.
+///
 /// # Safety
 ///
 /// `p` is a block handed out by [`pop_block`] from `pool` and not freed since;
 /// `pool` is `p`'s pool header (`p` masked down to `POOL_SIZE`), with
-/// provenance over the whole pool.
+/// provenance over the whole pool (derived from the arena allocation).
 #[inline(always)]
 pub(crate) unsafe fn push_block(pool: *mut PoolHeader, p: NonNull<u8>) -> FreeOutcome {
-    // SAFETY: `p` is a live block of `pool` (contract), so it is aligned for a
-    // pointer and at least 8 bytes long; `pool` is its valid header.
+    let block = pool.cast::<u8>().with_addr(p.as_ptr().addr());
+    // SAFETY: `p` is a live block of `pool` (contract), so `block` (same
+    // address) is aligned for a pointer, at least 8 bytes long, and inside the
+    // pool, whose provenance `block` carries; `pool` is its valid header.
     unsafe {
         debug_assert!((*pool).count > 0, "free into an empty pool");
         let last = (*pool).freeblock;
-        p.as_ptr().cast::<*mut u8>().write(last);
-        (*pool).freeblock = p.as_ptr();
+        block.cast::<*mut u8>().write(last);
+        (*pool).freeblock = block;
         (*pool).count -= 1;
         if last.is_null() {
             FreeOutcome::WasFull

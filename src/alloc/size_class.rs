@@ -6,7 +6,7 @@
 
 use core::fmt;
 
-use super::geometry::{Geometry, SMALL_REQUEST_THRESHOLD};
+use super::geometry::{Geometry, GeometryExt, SMALL_REQUEST_THRESHOLD};
 
 /// The index of a size class: `0..G::NUM_CLASSES`.
 ///

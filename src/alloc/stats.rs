@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use super::geometry::{Geometry, MAX_CLASSES, SMALL_REQUEST_THRESHOLD};
+use super::geometry::{Geometry, GeometryExt, MAX_CLASSES, SMALL_REQUEST_THRESHOLD};
 use super::size_class::SizeClass;
 
 /// Numbers for one size class.

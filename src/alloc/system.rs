@@ -27,7 +27,7 @@ pub(crate) const fn sys_vec<T>() -> SysVec<T> {
 
 /// The layout of one arena.
 fn arena_layout<G: Geometry>() -> Layout {
-    // `Geometry::CHECK` guarantees a power-of-two size, so this cannot fail.
+    // `GeometryExt::CHECK` guarantees a power-of-two size, so this cannot fail.
     Layout::from_size_align(G::ARENA_SIZE, G::ARENA_SIZE).expect("arena layout")
 }
 

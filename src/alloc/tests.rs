@@ -537,3 +537,155 @@ fn low_address_is_not_ours() {
     // SAFETY: the block was allocated above by this allocator with this layout and is given back once.
     unsafe { a.dealloc(p, small(8)) };
 }
+
+/// Finding 2 (regression): freeing a small block through a pointer whose
+/// borrow tag covers only the value (here a `&mut [u8; 3]` retag, as a
+/// `Box<[u8; 3]>` has) must not write through that pointer. Before, the
+/// free-list link (8 bytes) was written through the caller's pointer: Miri
+/// reported a Stacked Borrows (and Tree Borrows) out-of-range access. Now the
+/// write pointer is derived from the arena allocation.
+#[test]
+fn free_through_narrow_tag() {
+    for free_without_layout in [false, true] {
+        let mut a: Allocator = Allocator::new();
+        let layout = Layout::new::<[u8; 3]>();
+        let keep = a.alloc(layout).unwrap(); // the pool stays used
+        let p = a.alloc(layout).unwrap();
+        // SAFETY: `p` is a live, exclusively owned block of at least 3 bytes,
+        // aligned for `[u8; 3]`.
+        let narrow: &mut [u8; 3] = unsafe { &mut *p.as_ptr().cast::<[u8; 3]>() };
+        *narrow = [1, 2, 3];
+        let q = NonNull::from(narrow).cast::<u8>();
+        // SAFETY: `q` is the block `p`, allocated with `layout`, freed once.
+        unsafe {
+            if free_without_layout {
+                a.free(q);
+            } else {
+                a.dealloc(q, layout);
+            }
+        }
+        // The freed block is the next one handed out (LIFO), so its link was used.
+        let r = a.alloc(layout).unwrap();
+        assert_eq!(r, p);
+        a.check();
+        // SAFETY: both blocks are live and were allocated with `layout`.
+        unsafe {
+            a.dealloc(r, layout);
+            a.dealloc(keep, layout);
+        }
+    }
+}
+
+/// Finding 3 (regression): zero-size results of `LocalPool` follow std's
+/// `Global`. Before, `shrink_to_fit` to capacity 0 got a real 1-byte system
+/// block that `RawVec` (capacity 0) never freed: `large_blocks` stayed 1.
+#[test]
+fn local_pool_zero_size_is_dangling() {
+    use allocator_api2::alloc::Allocator as _;
+    let pool: LocalPool = LocalPool::new();
+    let mut v = allocator_api2::vec::Vec::with_capacity_in(4, &pool);
+    v.push(7u32);
+    v.clear();
+    v.shrink_to_fit();
+    assert_eq!(v.capacity(), 0);
+    let s = pool.stats();
+    assert_eq!((s.bytes_in_use, s.large_blocks), (0, 0), "nothing live");
+    v.push(8); // grows again from the dangling pointer
+    assert_eq!(v[0], 8);
+    drop(v);
+    let s = pool.stats();
+    assert_eq!((s.bytes_in_use, s.large_blocks), (0, 0));
+
+    let l = Layout::from_size_align(0, 64).unwrap();
+    let p = (&pool).allocate(l).unwrap();
+    assert_eq!(p.len(), 0);
+    assert_eq!(p.cast::<u8>().as_ptr().addr() % 64, 0, "aligned");
+    assert_eq!(pool.stats().large_blocks, 0, "no memory behind it");
+    // SAFETY: `p` came from `allocate(l)`.
+    let q = unsafe { (&pool).grow(p.cast(), l, Layout::from_size_align(16, 64).unwrap()) };
+    let q = q.unwrap();
+    assert_eq!(
+        pool.stats().large_blocks,
+        1,
+        "over-aligned: the system path"
+    );
+    // SAFETY: `q` is live with this layout; shrinking to 0 frees it.
+    let r = unsafe { (&pool).shrink(q.cast(), Layout::from_size_align(16, 64).unwrap(), l) };
+    let r = r.unwrap();
+    assert_eq!(r.len(), 0);
+    assert_eq!(pool.stats().large_blocks, 0, "shrink to 0 freed the block");
+    // SAFETY: a zero-size deallocation is a no-op.
+    unsafe { (&pool).deallocate(r.cast(), l) };
+    pool.check();
+}
+
+std::thread_local! {
+    /// The pool the subscriber below allocates from.
+    static EVENT_POOL: LocalPool = const { LocalPool::new() };
+}
+
+/// A `tracing` subscriber that allocates from `EVENT_POOL` on every
+/// `pygc::alloc` event, and counts them.
+struct AllocatingSubscriber(std::sync::Arc<core::sync::atomic::AtomicUsize>);
+
+impl tracing::Subscriber for AllocatingSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == "pygc::alloc" {
+            EVENT_POOL.with(|pool| {
+                let mut v = allocator_api2::vec::Vec::new_in(pool);
+                v.extend([1u64, 2, 3]);
+                assert_eq!(v.len(), 3);
+            });
+            self.0.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Finding 4 (regression): a subscriber that allocates from the same
+/// `LocalPool` while handling an arena event. Before, the event was emitted
+/// inside the pool's `RefCell::borrow_mut`, and the subscriber's allocation
+/// panicked with "already borrowed". Now events are emitted after the
+/// borrow ends.
+#[test]
+fn local_pool_events_outside_borrow() {
+    use allocator_api2::alloc::Allocator as _;
+    let seen = std::sync::Arc::new(core::sync::atomic::AtomicUsize::new(0));
+    let subscriber = AllocatingSubscriber(seen.clone());
+    EVENT_POOL.with(|pool| {
+        tracing::subscriber::with_default(subscriber, || {
+            // Enough 512-byte blocks for two arenas plus one: freeing them all
+            // releases at least one arena (the last usable one is kept).
+            let l = Layout::from_size_align(512, 8).unwrap();
+            let per_arena = DefaultGeometry::POOLS_PER_ARENA
+                * SizeClass::for_request::<DefaultGeometry>(512)
+                    .unwrap()
+                    .blocks_per_pool::<DefaultGeometry>();
+            let blocks: Vec<_> = (0..2 * per_arena + 1)
+                .map(|_| pool.allocate(l).unwrap())
+                .collect();
+            for b in blocks {
+                // SAFETY: allocated above with `l`, freed once.
+                unsafe { pool.deallocate(b.cast(), l) };
+            }
+        });
+        let s = pool.stats();
+        assert!(s.arenas_allocated_total >= 3 && s.arenas_reclaimed >= 1);
+        assert_eq!(
+            seen.load(core::sync::atomic::Ordering::Relaxed),
+            s.arenas_allocated_total + s.arenas_reclaimed,
+            "one event per acquire and per release, all delivered"
+        );
+        assert_eq!(s.bytes_in_use, 0);
+        pool.check();
+    });
+}
