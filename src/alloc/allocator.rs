@@ -126,6 +126,12 @@ impl<G: Geometry> Allocator<G> {
         a
     }
 
+    /// Whether events are recorded and waiting for [`take_events`](Self::take_events).
+    #[inline(always)]
+    pub(crate) fn has_events(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// The events recorded since the last call, if any (deferred mode).
     #[inline(always)]
     pub(crate) fn take_events(&mut self) -> Option<Pending> {

@@ -98,7 +98,7 @@
 
 mod allocator;
 mod arena;
-mod events;
+pub(crate) mod events;
 mod geometry;
 mod global;
 mod pool;

@@ -9,7 +9,8 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::ptr::NonNull;
 
-use crate::alloc::{AllocStats, Allocator, CPython311, DefaultGeometry, Geometry};
+use crate::alloc::events::Pending;
+use crate::alloc::{AllocStats, Allocator, CPython311, DefaultGeometry, Geometry, Placement};
 use crate::object::boxes;
 use crate::object::owner::Owner;
 
@@ -29,6 +30,10 @@ enum Pools {
 pub(crate) struct ObjectMemory {
     pools: RefCell<Pools>,
     owner: Cell<*const Owner>,
+    /// The pools recorded `tracing` events (arena acquired or released) that wait for
+    /// [`ObjectMemory::take_events`]: a subscriber may allocate in this very heap, so they
+    /// are emitted only once the pools are no longer borrowed.
+    events_waiting: Cell<bool>,
 }
 
 impl fmt::Debug for ObjectMemory {
@@ -41,13 +46,14 @@ impl ObjectMemory {
     /// Memory in CPython 3.11's geometry or the default one. Set the owner before use.
     pub(crate) fn new(cpython311: bool) -> ObjectMemory {
         let pools = if cpython311 {
-            Pools::CPython311(Allocator::new())
+            Pools::CPython311(Allocator::new_deferred())
         } else {
-            Pools::Default(Allocator::new())
+            Pools::Default(Allocator::new_deferred())
         };
         ObjectMemory {
             pools: RefCell::new(pools),
             owner: Cell::new(std::ptr::null()),
+            events_waiting: Cell::new(false),
         }
     }
 
@@ -64,8 +70,8 @@ impl ObjectMemory {
     #[inline]
     pub(crate) fn alloc_box(&self, layout: Layout) -> Option<(NonNull<u8>, u32)> {
         let small = match &mut *self.pools.borrow_mut() {
-            Pools::Default(pools) => pool_alloc(pools, layout),
-            Pools::CPython311(pools) => pool_alloc(pools, layout),
+            Pools::Default(pools) => pool_alloc(pools, layout, &self.events_waiting),
+            Pools::CPython311(pools) => pool_alloc(pools, layout, &self.events_waiting),
         };
         match small {
             Some(result) => result,
@@ -82,13 +88,29 @@ impl ObjectMemory {
         // SAFETY: (both arms) forwarded from the caller: the same rule routes it back.
         let freed = unsafe {
             match &mut *self.pools.borrow_mut() {
-                Pools::Default(pools) => pool_free(pools, ptr, layout),
-                Pools::CPython311(pools) => pool_free(pools, ptr, layout),
+                Pools::Default(pools) => pool_free(pools, ptr, layout, &self.events_waiting),
+                Pools::CPython311(pools) => pool_free(pools, ptr, layout, &self.events_waiting),
             }
         };
         if !freed {
             // SAFETY: as above; not a pool box, so `alloc_large` made it.
             unsafe { boxes::free_large(ptr, layout) }
+        }
+    }
+
+    /// Whether arena events wait to be emitted (cheap: check after every alloc and free).
+    #[inline]
+    pub(crate) fn events_waiting(&self) -> bool {
+        self.events_waiting.get()
+    }
+
+    /// The arena events recorded so far, to emit now that the pools are not borrowed.
+    #[cold]
+    pub(crate) fn take_events(&self) -> Option<Pending> {
+        self.events_waiting.set(false);
+        match &mut *self.pools.borrow_mut() {
+            Pools::Default(pools) => pools.take_events(),
+            Pools::CPython311(pools) => pools.take_events(),
         }
     }
 
@@ -106,14 +128,17 @@ impl ObjectMemory {
 fn pool_alloc<G: Geometry>(
     pools: &mut Allocator<G>,
     layout: Layout,
+    events_waiting: &Cell<bool>,
 ) -> Option<Option<(NonNull<u8>, u32)>> {
-    match placement::<G>(layout) {
-        Placement::Small(_) => Some(
-            pools
-                .alloc(layout)
-                .map(|p| (p, G::POOL_SIZE.trailing_zeros())),
-        ),
-        _ => None,
+    match crate::alloc::placement::<G>(layout) {
+        Placement::Small(_) => {
+            let block = pools.alloc(layout);
+            if pools.has_events() {
+                events_waiting.set(true);
+            }
+            Some(block.map(|p| (p, G::POOL_SIZE.trailing_zeros())))
+        }
+        Placement::Zero | Placement::Large => None,
     }
 }
 
@@ -127,26 +152,17 @@ unsafe fn pool_free<G: Geometry>(
     pools: &mut Allocator<G>,
     ptr: NonNull<u8>,
     layout: Layout,
+    events_waiting: &Cell<bool>,
 ) -> bool {
-    match placement::<G>(layout) {
+    match crate::alloc::placement::<G>(layout) {
         Placement::Small(_) => {
             // SAFETY: the same rule chose the pool path at allocation (caller's contract).
             unsafe { pools.dealloc(ptr, layout) };
+            if pools.has_events() {
+                events_waiting.set(true);
+            }
             true
         }
-        _ => false,
-    }
-}
-
-// TEMP until the allocator's `placement` lands.
-enum Placement {
-    Small(()),
-    Large,
-}
-fn placement<G: Geometry>(layout: Layout) -> Placement {
-    if layout.size() <= crate::alloc::SMALL_REQUEST_THRESHOLD && layout.align() <= G::ALIGNMENT {
-        Placement::Small(())
-    } else {
-        Placement::Large
+        Placement::Zero | Placement::Large => false,
     }
 }

@@ -183,7 +183,11 @@ impl HeapState {
         if vtable.gc_capable && self.gc.count_allocation() && !self.orphaned.get() {
             self.collect_automatic();
         }
-        let Some((memory, shift)) = self.memory.alloc_box(vtable.layout) else {
+        let block = self.memory.alloc_box(vtable.layout);
+        if self.memory.events_waiting() {
+            self.emit_memory_events();
+        }
+        let Some((memory, shift)) = block else {
             // Out of memory: take back the count this allocation added, so a failed
             // `try_alloc` leaves `count()` as it was (CPython counts only after malloc).
             if vtable.gc_capable {
@@ -213,6 +217,18 @@ impl HeapState {
         unsafe {
             self.memory
                 .free_box(obj.as_non_null().cast(), obj.vtable().layout)
+        }
+        if self.memory.events_waiting() {
+            self.emit_memory_events();
+        }
+    }
+
+    /// Arena events, emitted once the pools are not borrowed, under the user-code guard (a
+    /// subscriber may allocate in this heap, or panic).
+    #[cold]
+    fn emit_memory_events(&self) {
+        if let Some(events) = self.memory.take_events() {
+            self.unraisables.emit(|| events.emit());
         }
     }
 

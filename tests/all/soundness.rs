@@ -590,3 +590,62 @@ fn panicking_trace_leaves_heap_consistent() {
     a.next.borrow_mut().take();
     drop((a, leaked, live));
 }
+
+// ---- 11. a subscriber that allocates in the heap during an arena event ----------------------
+
+thread_local! {
+    static ALLOC_HEAP: RefCell<Option<Rc<Heap>>> = const { RefCell::new(None) };
+    static ALLOCATED: RefCell<Vec<Gc<u64>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Allocates in `ALLOC_HEAP` on every `pygc::alloc` event.
+struct AllocatingSubscriber;
+
+impl tracing::Subscriber for AllocatingSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == "pygc::alloc" {
+            EVENTS.with(|e| e.set(e.get() + 1));
+            let heap = ALLOC_HEAP.with(|h| h.borrow().clone());
+            if let Some(heap) = heap {
+                let x = heap.alloc(7u64);
+                ALLOCATED.with(|a| a.borrow_mut().push(x));
+            }
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Before: the heap emitted arena events while its pools were mutably borrowed, so a
+/// subscriber allocating in the same heap panicked ("already mutably borrowed").
+#[test]
+fn subscriber_allocating_during_an_arena_event() {
+    EVENTS.with(|e| e.set(0));
+    let (heap, seen) = recording_heap();
+    let heap = Rc::new(heap);
+    ALLOC_HEAP.with(|h| *h.borrow_mut() = Some(heap.clone()));
+    let objects: Vec<Gc<Probe>> = tracing::subscriber::with_default(AllocatingSubscriber, || {
+        let objects = (0..20_000).map(|_| probe(&heap, None)).collect();
+        ALLOC_HEAP.with(|h| *h.borrow_mut() = None);
+        objects
+    });
+    assert!(EVENTS.with(Cell::get) >= 2, "arenas were acquired");
+    assert_eq!(
+        ALLOCATED.with(|a| a.borrow().len()) as u32,
+        EVENTS.with(Cell::get),
+        "every event allocated"
+    );
+    heap.check_invariants();
+    drop(objects);
+    ALLOCATED.with(|a| a.borrow_mut().clear());
+    assert_eq!(heap.live_objects(), 0);
+    assert_no_reports(&seen);
+}
