@@ -56,6 +56,22 @@ pub enum Kind {
     Resurrecting,
     /// `alloc_with_legacy_finalizer` (uncollectable in cycles).
     Legacy,
+    /// `alloc_with_finalizer`, a finalizer that panics (reported as unraisable).
+    PanickingFinalizer,
+}
+
+/// What a node's `Drop` does besides counting (hostile programs, [`Op::SetOnDrop`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropAction {
+    /// Nothing.
+    Nothing,
+    /// `Gc::downgrade` every strong edge (co-garbage edges are dead handles there) and keep
+    /// the weak references.
+    DowngradeEdges,
+    /// Upgrade every weak reference the node holds and keep the strong handles as roots.
+    UpgradeWeaks,
+    /// Drop the interpreter's second heap (with a garbage cycle in it).
+    DropOtherHeap,
 }
 
 /// What a weak-reference callback does when it runs.
@@ -140,9 +156,45 @@ pub enum Op {
     SaveAll(bool),
     /// Empty `gc.garbage`.
     TakeGarbage,
+    /// Hostile: set what node `target`'s `Drop` does.
+    SetOnDrop {
+        /// Handle index.
+        target: u8,
+        /// The action.
+        action: DropAction,
+    },
+    /// Hostile: the unraisable hook panics after recording (or stops panicking).
+    PanickingHook(bool),
+    /// Hostile: install (or remove) a `tracing` subscriber that panics on every event and
+    /// span entry, with the debug flags that make the collector emit events.
+    PanickingSubscriber(bool),
+    /// Hostile: give the interpreter a second heap holding a garbage 2-cycle (if it has none).
+    NewOtherHeap,
 }
 
 impl Op {
+    /// Decode one op of a *hostile* program (the `hostile_ops` fuzz target): the ops of
+    /// [`Op::from_code`] plus user code that panics, acts from `Drop`, and drops a second heap.
+    pub fn from_code_hostile(code: [u8; 4]) -> Op {
+        let [a, b, c, _] = code;
+        match a % 40 {
+            32 => Op::New(Kind::PanickingFinalizer),
+            33..=35 => Op::SetOnDrop {
+                target: b,
+                action: match c % 4 {
+                    0 => DropAction::Nothing,
+                    1 => DropAction::DowngradeEdges,
+                    2 => DropAction::UpgradeWeaks,
+                    _ => DropAction::DropOtherHeap,
+                },
+            },
+            36 => Op::PanickingHook(b % 2 == 0),
+            37 => Op::PanickingSubscriber(b % 3 == 0),
+            38 | 39 => Op::NewOtherHeap,
+            _ => Op::from_code([a % 32, b, c, code[3]]),
+        }
+    }
+
     /// Decode one op from four bytes (the fuzzer's and the regression files' encoding).
     pub fn from_code([a, b, c, d]: [u8; 4]) -> Op {
         match a % 32 {
@@ -195,6 +247,17 @@ pub fn ops_from_bytes(data: &[u8]) -> Vec<Op> {
         .collect()
 }
 
+/// Decode a byte string as a hostile program ([`Op::from_code_hostile`]).
+pub fn hostile_ops_from_bytes(data: &[u8]) -> Vec<Op> {
+    data.chunks(4)
+        .map(|chunk| {
+            let mut code = [0u8; 4];
+            code[..chunk.len()].copy_from_slice(chunk);
+            Op::from_code_hostile(code)
+        })
+        .collect()
+}
+
 /// Run `ops` on a fresh heap with small thresholds, checking the oracle after every op and
 /// at teardown. Panics on the first disagreement.
 pub fn run(ops: &[Op]) -> RunStats {
@@ -240,6 +303,8 @@ pub struct TNode {
     drops: Rc<Cell<u32>>,
     #[trace(skip)]
     shared: RcWeak<Shared>,
+    #[trace(skip)]
+    on_drop: Cell<DropAction>,
 }
 
 impl fmt::Debug for TNode {
@@ -251,11 +316,52 @@ impl fmt::Debug for TNode {
 impl Drop for TNode {
     fn drop(&mut self) {
         self.drops.set(self.drops.get() + 1);
+        let action = self.on_drop.get();
+        if action == DropAction::Nothing {
+            return;
+        }
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        shared.mutations.set(shared.mutations.get() + 1);
+        match action {
+            DropAction::Nothing => {}
+            DropAction::DowngradeEdges => {
+                for edge in self.edges.borrow().iter() {
+                    let weak = Gc::downgrade(edge);
+                    match Gc::try_get(edge) {
+                        Some(target) => shared.from_drops.borrow_mut().weaks.push(WeakEntry {
+                            weak,
+                            target: target.id,
+                            seen_none: false,
+                        }),
+                        None => shared.from_drops.borrow_mut().dead_weaks.push(weak),
+                    }
+                }
+            }
+            DropAction::UpgradeWeaks => {
+                for weak in self.weaks.borrow().iter() {
+                    if let Some(gc) = weak.upgrade() {
+                        if Gc::try_get(&gc).is_none() || gc.drops.get() != 0 {
+                            shared.fail("Drop upgraded a weak reference to a dropped node".into());
+                        }
+                        shared.from_drops.borrow_mut().handles.push(gc);
+                    }
+                }
+            }
+            DropAction::DropOtherHeap => {
+                let other = shared.other_heap.borrow_mut().take();
+                drop(other);
+            }
+        }
     }
 }
 
 impl Finalize for TNode {
     fn finalize(this: &Gc<Self>) {
+        if this.kind == Kind::PanickingFinalizer {
+            panic!("{INJECTED} finalizer panic");
+        }
         if this.kind == Kind::Resurrecting {
             if let Some(shared) = this.shared.upgrade() {
                 shared.stash.borrow_mut().push(this.clone());
@@ -282,6 +388,46 @@ impl Drop for Atom {
     }
 }
 
+/// The message of every panic a hostile program injects: such panics are expected to be
+/// reported as unraisable (and counted), anything else reported is a failure.
+pub const INJECTED: &str = "pygc-test: injected";
+
+/// A node of the second heap (hostile programs): a counted 2-cycle left as garbage.
+#[derive(Trace)]
+#[trace(crate = "crate")]
+struct OtherNode {
+    next: RefCell<Option<Gc<OtherNode>>>,
+    #[trace(skip)]
+    drops: Rc<Cell<u32>>,
+}
+
+impl Drop for OtherNode {
+    fn drop(&mut self) {
+        self.drops.set(self.drops.get() + 1);
+    }
+}
+
+/// A `tracing` subscriber that panics on every event and every span entry.
+struct PanickingSubscriber;
+
+impl tracing::Subscriber for PanickingSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {
+        panic!("{INJECTED} subscriber panic (event)");
+    }
+    fn enter(&self, _: &tracing::span::Id) {
+        panic!("{INJECTED} subscriber panic (enter)");
+    }
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 // ---- the model -----------------------------------------------------------------------------
 
 struct ModelNode {
@@ -302,10 +448,20 @@ struct WeakEntry {
     seen_none: bool,
 }
 
+/// What `Drop`s did (hostile programs), merged into the state at the next check.
+#[derive(Default)]
+struct FromDrops {
+    weaks: Vec<WeakEntry>,
+    /// Weak references made from dead handles: they must never upgrade.
+    dead_weaks: Vec<Weak<TNode>>,
+    handles: Vec<Gc<TNode>>,
+}
+
 #[derive(Default)]
 struct State {
     handles: Vec<Gc<TNode>>,
     weaks: Vec<WeakEntry>,
+    dead_weaks: Vec<Weak<TNode>>,
     atoms: Vec<Gc<Atom>>,
     atom_drops: Vec<Rc<Cell<u32>>>,
     graph: StableDiGraph<usize, ()>,
@@ -323,6 +479,15 @@ struct Shared {
     /// Callbacks that changed the graph or the roots.
     mutations: Cell<usize>,
     collections: Rc<Cell<usize>>,
+    /// Panics reported as unraisable that a hostile op injected.
+    expected_unraisable: Rc<Cell<u64>>,
+    /// The unraisable hook panics after recording.
+    panicking_hook: Rc<Cell<bool>>,
+    /// What `Drop`s did since the last check.
+    from_drops: RefCell<FromDrops>,
+    /// The second heap and the drop counter of its garbage cycle.
+    other_heap: RefCell<Option<Heap>>,
+    other_drops: RefCell<Option<Rc<Cell<u32>>>>,
     me: RcWeak<Shared>,
     heap: Heap,
 }
@@ -351,11 +516,14 @@ impl Shared {
             weaks: RefCell::new(Vec::new()),
             drops,
             shared: self.me.clone(),
+            on_drop: Cell::new(DropAction::Nothing),
         };
         // Allocation may collect and run callbacks: no borrow is held here.
         let gc = match kind {
             Kind::Plain => self.heap.alloc(value),
-            Kind::Finalizer | Kind::Resurrecting => self.heap.alloc_with_finalizer(value),
+            Kind::Finalizer | Kind::Resurrecting | Kind::PanickingFinalizer => {
+                self.heap.alloc_with_finalizer(value)
+            }
             Kind::Legacy => self.heap.alloc_with_legacy_finalizer(value),
         };
         self.state.borrow_mut().handles.push(gc);
@@ -412,6 +580,9 @@ impl Shared {
 pub struct Interpreter {
     shared: Rc<Shared>,
     stats: RunStats,
+    /// The panicking subscriber, while installed.
+    subscriber: Option<tracing::subscriber::DefaultGuard>,
+    saveall: bool,
 }
 
 impl fmt::Debug for Interpreter {
@@ -427,6 +598,8 @@ impl Interpreter {
     pub fn new(config: HeapConfig) -> Interpreter {
         let failures = Rc::new(RefCell::new(Vec::new()));
         let collections = Rc::new(Cell::new(0));
+        let expected = Rc::new(Cell::new(0));
+        let panicking_hook = Rc::new(Cell::new(false));
         let shared = Rc::new_cyclic(|me| Shared {
             state: RefCell::new(State::default()),
             stash: RefCell::new(Vec::new()),
@@ -434,14 +607,26 @@ impl Interpreter {
             callbacks: Cell::new(0),
             mutations: Cell::new(0),
             collections: collections.clone(),
+            expected_unraisable: expected.clone(),
+            panicking_hook: panicking_hook.clone(),
+            from_drops: RefCell::new(FromDrops::default()),
+            other_heap: RefCell::new(None),
+            other_drops: RefCell::new(None),
             me: me.clone(),
             heap: Heap::with_config(config),
         });
         let hook_failures = failures.clone();
         shared.heap.set_unraisable_hook(move |u| {
-            hook_failures
-                .borrow_mut()
-                .push(format!("unraisable: {}: {}", u.context, u.message));
+            if u.message.contains(INJECTED) {
+                expected.set(expected.get() + 1);
+            } else {
+                hook_failures
+                    .borrow_mut()
+                    .push(format!("unraisable: {}: {}", u.context, u.message));
+            }
+            if panicking_hook.get() {
+                panic!("{INJECTED} hook panic");
+            }
         });
         shared.heap.add_callback(move |phase, _| {
             if phase == crate::CallbackPhase::Stop {
@@ -451,7 +636,20 @@ impl Interpreter {
         Interpreter {
             shared,
             stats: RunStats::default(),
+            subscriber: None,
+            saveall: false,
         }
+    }
+
+    fn set_debug_flags(&self) {
+        let mut flags = DebugFlags::empty();
+        if self.saveall {
+            flags = flags | DebugFlags::SAVEALL;
+        }
+        if self.subscriber.is_some() {
+            flags = flags | DebugFlags::STATS | DebugFlags::COLLECTABLE | DebugFlags::UNCOLLECTABLE;
+        }
+        self.shared.heap.set_debug(flags);
     }
 
     /// The heap under test.
@@ -622,12 +820,43 @@ impl Interpreter {
             }
             Op::Freeze => sh.heap.freeze(),
             Op::Unfreeze => sh.heap.unfreeze(),
-            Op::SaveAll(on) => sh.heap.set_debug(if on {
-                DebugFlags::SAVEALL
-            } else {
-                DebugFlags::empty()
-            }),
+            Op::SaveAll(on) => {
+                self.saveall = on;
+                self.set_debug_flags();
+            }
             Op::TakeGarbage => drop(sh.heap.take_garbage()),
+            Op::SetOnDrop { target, action } => {
+                if let Some(h) = sh.handle(target) {
+                    h.on_drop.set(action);
+                }
+            }
+            Op::PanickingHook(on) => sh.panicking_hook.set(on),
+            Op::PanickingSubscriber(on) => {
+                if on && self.subscriber.is_none() {
+                    self.subscriber = Some(tracing::subscriber::set_default(PanickingSubscriber));
+                } else if !on {
+                    self.subscriber = None;
+                }
+                self.set_debug_flags();
+            }
+            Op::NewOtherHeap => {
+                if sh.other_heap.borrow().is_none() && sh.other_drops.borrow().is_none() {
+                    let heap = Heap::new();
+                    let drops = Rc::new(Cell::new(0));
+                    let a = heap.alloc(OtherNode {
+                        next: RefCell::new(None),
+                        drops: drops.clone(),
+                    });
+                    let b = heap.alloc(OtherNode {
+                        next: RefCell::new(Some(a.clone())),
+                        drops: drops.clone(),
+                    });
+                    *a.next.borrow_mut() = Some(b);
+                    drop(a);
+                    *sh.other_heap.borrow_mut() = Some(heap);
+                    *sh.other_drops.borrow_mut() = Some(drops);
+                }
+            }
         }
         self.check(op);
     }
@@ -687,17 +916,23 @@ impl Interpreter {
     fn reachability(&self) -> Reach {
         let sh = &*self.shared;
         let stash = std::mem::take(&mut *sh.stash.borrow_mut());
+        let from_drops = std::mem::take(&mut *sh.from_drops.borrow_mut());
         let garbage = sh.heap.garbage();
         let mut st = sh.state.borrow_mut();
-        for gc in &stash {
+        for gc in stash.iter().chain(&from_drops.handles) {
             st.nodes[gc.id].maybe_cleared = true;
         }
         st.handles.extend(stash);
+        st.handles.extend(from_drops.handles);
+        st.weaks.extend(from_drops.weaks);
+        st.dead_weaks.extend(from_drops.dead_weaks);
         let mut roots: Vec<usize> = st.handles.iter().map(|h| h.id).collect();
         let mut weak_ptrs: HashSet<usize> = st
             .weaks
             .iter()
-            .map(|w| Weak::to_any(&w.weak).as_ptr() as usize)
+            .map(|w| &w.weak)
+            .chain(&st.dead_weaks)
+            .map(|w| Weak::to_any(w).as_ptr() as usize)
             .collect();
         for g in &garbage {
             if let Some(node) = g.downcast::<TNode>() {
@@ -815,6 +1050,21 @@ impl Interpreter {
                 }
             }
         }
+        for w in &st.dead_weaks {
+            assert!(
+                w.upgrade().is_none(),
+                "after {op:?}: a weak reference made from a dead handle upgraded"
+            );
+        }
+        if sh.other_heap.borrow().is_none() {
+            if let Some(drops) = sh.other_drops.borrow_mut().take() {
+                assert_eq!(
+                    drops.get(),
+                    2,
+                    "after {op:?}: the second heap was dropped without collecting its cycle"
+                );
+            }
+        }
         for (i, d) in st.atom_drops.iter().enumerate() {
             assert!(
                 d.get() <= 1,
@@ -835,8 +1085,8 @@ impl Interpreter {
         );
         assert_eq!(
             sh.heap.unraisable_count(),
-            0,
-            "after {op:?}: unraisable reported"
+            sh.expected_unraisable.get(),
+            "after {op:?}: unraisable reported that no op injected"
         );
     }
 
@@ -844,21 +1094,34 @@ impl Interpreter {
     /// heap, and check that every node and atom was dropped exactly once. Returns the run's
     /// statistics.
     pub fn finish(mut self) -> RunStats {
+        self.subscriber = None;
         let sh = &*self.shared;
+        sh.panicking_hook.set(false);
         sh.heap.set_debug(DebugFlags::empty());
         sh.heap.unfreeze();
+        let other = sh.other_heap.borrow_mut().take();
+        drop(other);
+        if let Some(drops) = sh.other_drops.borrow_mut().take() {
+            assert_eq!(drops.get(), 2, "teardown: the second heap's cycle leaked");
+        }
         loop {
             // Collect first, so uncollectable cycles are (back) in `garbage` to be broken.
             sh.heap.collect();
             let stash = std::mem::take(&mut *sh.stash.borrow_mut());
-            let (handles, weaks, atoms) = {
+            let from_drops = std::mem::take(&mut *sh.from_drops.borrow_mut());
+            let (handles, weaks, atoms, dead_weaks) = {
                 let mut st = sh.state.borrow_mut();
                 (
                     std::mem::take(&mut st.handles),
                     std::mem::take(&mut st.weaks),
                     std::mem::take(&mut st.atoms),
+                    std::mem::take(&mut st.dead_weaks),
                 )
             };
+            // Nodes about to lose their last handle do nothing special in `Drop` any more.
+            for h in handles.iter().chain(&from_drops.handles) {
+                h.on_drop.set(DropAction::Nothing);
+            }
             // Legacy-finalizer cycles are uncollectable and come back to `garbage` at every
             // collection; dropping the heap with them would leak them (as documented, and as
             // CPython does). Break them by hand, as a program would: clear their edges.
@@ -873,8 +1136,13 @@ impl Interpreter {
                 && handles.is_empty()
                 && weaks.is_empty()
                 && atoms.is_empty()
-                && garbage.is_empty();
+                && garbage.is_empty()
+                && dead_weaks.is_empty()
+                && from_drops.handles.is_empty()
+                && from_drops.weaks.is_empty()
+                && from_drops.dead_weaks.is_empty();
             drop((stash, handles, weaks, atoms, garbage, cut));
+            drop((dead_weaks, from_drops));
             // Finalizers may resurrect into the stash again: go round until nothing is held.
             if done {
                 break;

@@ -92,4 +92,12 @@ proptest! {
     fn byte_programs_agree_with_the_oracle(bytes in prop::collection::vec(any::<u8>(), 0..4 * max_ops())) {
         testutil::run(&testutil::ops_from_bytes(&bytes));
     }
+
+    /// Hostile programs (the `hostile_ops` fuzz target's decoder): panicking finalizers,
+    /// hook and subscriber, `Drop`s that downgrade and upgrade, a second heap dropped from a
+    /// `Drop`. Injected panics come back as unraisable reports and the oracle agrees.
+    #[test]
+    fn hostile_programs_agree_with_the_oracle(bytes in prop::collection::vec(any::<u8>(), 0..4 * max_ops())) {
+        testutil::run(&testutil::hostile_ops_from_bytes(&bytes));
+    }
 }
