@@ -32,10 +32,23 @@ use crate::{Gc, Weak};
 /// 3. **Stable.** While no user code runs, two calls report the same handles. (The collector
 ///    calls `trace` several times per collection without running user code in between.)
 /// 4. **Quiet.** `trace` must not create, clone, drop or dereference handles, allocate in a
-///    [`Heap`](crate::Heap), or mutate anything the collector can see. It must not panic.
+///    [`Heap`](crate::Heap), or mutate anything the collector can see. It should not panic;
+///    if it does anyway, the collection is abandoned, every object is put back on a
+///    well-formed generation list, and the panic reaches the caller of `collect` (or of the
+///    `alloc` that triggered the collection). Nothing is freed and nothing is corrupted.
 /// 5. **Honest atoms.** `MAY_CONTAIN_HANDLES = false` is allowed only for types whose values
 ///    can never hold a `Gc` or `Weak` of any heap. Such values are never tracked by the
 ///    collector (CPython's untracked atoms), so a handle hidden in one is never traced.
+///
+/// # Stack depth
+///
+/// The collector never recurses over the object graph: each object's `trace` reports only its
+/// own handles, and the collector keeps the work list. *Inside* one value, though, `trace`
+/// walks the value's own structure the way the derive writes it, with one stack frame per
+/// level of nesting (`Box<Option<Box<...>>>`, a hand-made linked list in a single object).
+/// Such a chain of about 100,000 levels overflows an 8 MiB stack, as its `Drop` would. Keep
+/// long chains as separate objects (`Gc` links), where depth costs nothing, or write `trace`
+/// for that type as a loop.
 ///
 /// # Example
 ///
