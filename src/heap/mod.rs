@@ -39,10 +39,10 @@ pub const DEFAULT_THRESHOLDS: [usize; 3] = [700, 10, 10];
 /// Which arena/pool geometry the heap's small-object allocator uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AllocatorGeometry {
-    /// 256 KiB arenas of 4 KiB pools, 8-byte size classes ([`DefaultGeometry`]).
+    /// 256 KiB arenas of 4 KiB pools, 8-byte size classes ([`DefaultGeometry`](crate::alloc::DefaultGeometry)).
     #[default]
     Default,
-    /// CPython 3.11 on 64-bit: 1 MiB arenas, 16 KiB pools, 16-byte classes ([`CPython311`]).
+    /// CPython 3.11 on 64-bit: 1 MiB arenas, 16 KiB pools, 16-byte classes ([`CPython311`](crate::alloc::CPython311)).
     CPython311,
 }
 
