@@ -27,6 +27,9 @@ pub(crate) mod state;
 pub(crate) mod unraisable;
 pub(crate) mod visit;
 
+#[cfg(test)]
+mod tests;
+
 pub use unraisable::Unraisable;
 
 use std::cell::Cell;
