@@ -425,7 +425,9 @@ impl tracing::Subscriber for PanickingSubscriber {
     fn enter(&self, _: &tracing::span::Id) {
         panic!("{INJECTED} subscriber panic (enter)");
     }
-    fn exit(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {
+        panic!("{INJECTED} subscriber panic (exit)");
+    }
 }
 
 // ---- the model -----------------------------------------------------------------------------

@@ -27,6 +27,7 @@
 //! reference can reach the garbage any more.
 #![allow(unsafe_code)]
 
+use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use super::list::GcList;
@@ -158,16 +159,18 @@ impl<'a> Collector<'a> {
             self.report(|| "gc callback".to_string(), || callback(phase, info));
         }
         // A callback removed meanwhile is dropped here, with its captures: user code.
-        self.report(|| "dropping a gc callback".to_string(), || drop(callbacks));
+        self.host
+            .unraisables()
+            .drop_each("dropping a gc callback", callbacks);
     }
 
     /// One collection of `generation`. Returns (collected, uncollectable).
     pub(crate) fn collect_main(&self, generation: usize) -> (usize, usize) {
         let gc = self.gc;
-        let span = self.host.unraisables().guard(
+        let span = GuardedSpan(self.host.unraisables().guard(
             || "tracing subscriber".to_string(),
             || tracing::debug_span!(target: "pygc::gc", "collect", generation).entered(),
-        );
+        ));
         let debug = gc.debug.get();
         let started = Instant::now();
         if debug.contains(DebugFlags::STATS) {
@@ -321,9 +324,7 @@ impl<'a> Collector<'a> {
                 );
             });
         }
-        if let Some(span) = span {
-            self.emit(move || drop(span));
-        }
+        drop(span);
         (collected, uncollectable)
     }
 
@@ -441,12 +442,9 @@ impl<'a> Collector<'a> {
                 orphaned.extend(dying);
             }
         }
-        if !cleared.is_empty() || !orphaned.is_empty() {
-            self.report(
-                || "dropping weak-reference callbacks".to_string(),
-                || drop((cleared, orphaned)),
-            );
-        }
+        let unraisables = self.host.unraisables();
+        unraisables.drop_each("dropping a weak-reference callback", cleared);
+        unraisables.drop_each("dropping a weak-reference callback", orphaned);
         // Mark every object DEAD before any value drops (so co-garbage reached from a `Drop`
         // reads as dead), then drop the values.
         for hold in &holds {
@@ -476,6 +474,22 @@ impl<'a> Collector<'a> {
     fn drop_hold(&self, hold: AnyGc) {
         let obj = hold.obj;
         self.report(|| context("deallocation", obj), move || drop(hold));
+    }
+}
+
+/// The collection's span. Leaving it calls the subscriber (user code), also while a `Trace`
+/// panic unwinds, where a second panic would abort: so a panic there is dropped.
+struct GuardedSpan(Option<tracing::span::EnteredSpan>);
+
+impl Drop for GuardedSpan {
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take() {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(span))) {
+                // Not reported (the reporter may be what is unwinding); the payload's own
+                // `Drop` is user code too.
+                let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(payload)));
+            }
+        }
     }
 }
 

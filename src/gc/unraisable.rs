@@ -58,6 +58,14 @@ impl Unraisables {
         }
     }
 
+    /// Drop each item under its own guard: the items' `Drop`s are user code, and a second
+    /// panic while a `Vec` unwinds through its remaining items would abort the process.
+    pub(crate) fn drop_each<T>(&self, what: &'static str, items: impl IntoIterator<Item = T>) {
+        for item in items {
+            self.guard(|| what.to_string(), move || drop(item));
+        }
+    }
+
     /// Emit `tracing` events (a subscriber is user code) under the guard.
     #[inline]
     pub(crate) fn emit(&self, f: impl FnOnce()) {

@@ -213,9 +213,8 @@ impl HeapState {
     /// is still to be visited.
     fn clear_weakrefs_on_death(&self, referent: ObjRef) {
         let (alive, dying) = take_for_death(self.owner.weak_table(), referent);
-        if !dying.is_empty() {
-            self.call_user("weakref callback drop", referent, || drop(dying));
-        }
+        self.unraisables
+            .drop_each("dropping a weak-reference callback", dying);
         for (weakref, callback) in alive {
             let obj = weakref.obj;
             match callback {
@@ -228,7 +227,10 @@ impl HeapState {
 
     /// Clear without running callbacks (they are dropped: user code, under the guard).
     fn clear_weakrefs_silently(&self, referent: ObjRef) {
-        let cleared = take_for_death(self.owner.weak_table(), referent);
-        self.call_user("weakref callback drop", referent, || drop(cleared));
+        let (alive, dying) = take_for_death(self.owner.weak_table(), referent);
+        self.unraisables
+            .drop_each("dropping a weak-reference callback", alive);
+        self.unraisables
+            .drop_each("dropping a weak-reference callback", dying);
     }
 }

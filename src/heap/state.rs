@@ -300,10 +300,9 @@ impl HeapState {
         self.drain_trashcan();
         let garbage = std::mem::take(&mut *self.gc.garbage.borrow_mut());
         let callbacks = self.gc.take_callbacks();
-        self.unraisables.guard(
-            || "dropping gc.garbage and gc.callbacks".to_string(),
-            || drop((garbage, callbacks)),
-        );
+        self.unraisables.drop_each("dropping gc.garbage", garbage);
+        self.unraisables
+            .drop_each("dropping a gc callback", callbacks);
         self.gc.debug.set(DebugFlags::empty());
         self.gc.unfreeze();
         self.collector().collect_shutdown();
@@ -318,8 +317,7 @@ impl HeapState {
                 );
             });
         }
-        self.unraisables
-            .guard(|| "dropping gc.garbage".to_string(), || drop(left));
+        self.unraisables.drop_each("dropping gc.garbage", left);
     }
 }
 

@@ -649,3 +649,56 @@ fn subscriber_allocating_during_an_arena_event() {
     assert_eq!(heap.live_objects(), 0);
     assert_no_reports(&seen);
 }
+
+// ---- user code in the captures of callbacks that never run ----------------------------------
+
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("a callback's capture panics on drop");
+    }
+}
+
+#[derive(Trace)]
+struct FinCaptures {
+    me: RefCell<Option<Gc<FinCaptures>>>,
+}
+
+thread_local! {
+    static KEEP_CAPTURING: RefCell<Vec<Weak<FinCaptures>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Finalize for FinCaptures {
+    fn finalize(this: &Gc<Self>) {
+        // Made during the finalizer: their callbacks are dropped unrun in delete_garbage.
+        for _ in 0..2 {
+            let capture = PanicOnDrop;
+            let w = Gc::downgrade_with_callback(this, move |_| {
+                let _owned = &capture;
+            });
+            KEEP_CAPTURING.with(|k| k.borrow_mut().push(w));
+        }
+    }
+}
+
+/// Before: the first capture's panic unwound out of `collect()` mid-`delete_garbage`; with
+/// both dropped in one batch the second panic would abort. Each is reported on its own now.
+#[test]
+fn panicking_captures_of_dropped_callbacks_are_reported() {
+    let (heap, seen) = recording_heap();
+    let x = heap.alloc_with_finalizer(FinCaptures {
+        me: RefCell::new(None),
+    });
+    *x.me.borrow_mut() = Some(x.clone());
+    drop(x);
+    assert_eq!(heap.collect(), 1);
+    assert_eq!(seen.borrow().len(), 2, "one report per capture: {:?}", seen.borrow());
+    assert!(seen.borrow().iter().all(|u| u.message.contains("capture panics")));
+    KEEP_CAPTURING.with(|k| {
+        assert_eq!(k.borrow().len(), 2);
+        assert!(k.borrow().iter().all(|w| w.upgrade().is_none() && !w.has_callback()));
+        k.borrow_mut().clear();
+    });
+    heap.check_invariants();
+}
