@@ -7,3 +7,4 @@ mod props;
 mod regressions;
 mod smoke;
 mod soundness;
+mod redteam;
