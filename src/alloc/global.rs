@@ -175,7 +175,17 @@ impl<G: Geometry> LocalPool<G> {
             (r, a.take_events())
         };
         if let Some(events) = events {
-            events.emit();
+            // The allocator call is complete (a `realloc` has already moved the block): a
+            // subscriber's panic must not unwind out of it, or the caller would keep the old,
+            // freed pointer. It is caught and written to standard error.
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| events.emit()))
+            {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    drop(payload);
+                    eprintln!("pygc: a tracing subscriber panicked on an arena event (ignored)");
+                }));
+            }
         }
         r
     }

@@ -12,12 +12,14 @@
 //! cleared silently; drop the value; free the box.
 //!
 //! User code here: finalizers and weak callbacks (and their captures) run under the
-//! unraisable guard; the value's own `Drop` is not caught: its panic goes to whoever dropped
-//! the last handle, after the box is freed (a guard), with queued deaths left for the next
-//! teardown or collection.
+//! unraisable guard. The value's own `Drop` is not swallowed: its box is freed (a guard), the
+//! rest of the teardown still runs (so no death is ever left queued: an orphaned heap would
+//! never get to it), and then its panic goes on to whoever dropped the last handle. A second
+//! `Drop` panicking in the same teardown is reported as unraisable.
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
 
 use super::state::HeapState;
 use crate::gc::list::GcList;
@@ -105,14 +107,28 @@ impl HeapState {
             return;
         }
         let releasing = Releasing::enter(&self.trashcan);
-        self.dealloc(obj);
-        self.drain_queue();
+        let first = panic::catch_unwind(AssertUnwindSafe(|| self.dealloc(obj))).err();
+        self.drain_queue(first);
         drop(releasing);
     }
 
-    fn drain_queue(&self) {
+    /// Tear down every queued death. A value's `Drop` may panic: the teardown still finishes
+    /// (so no death is left queued, whatever the heap's future), and then the first panic goes
+    /// on to whoever dropped the last handle; later ones are reported as unraisable.
+    fn drain_queue(&self, mut first: Option<Box<dyn std::any::Any + Send>>) {
         while let Some(obj) = self.trashcan.pop() {
-            self.dealloc(obj);
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| self.dealloc(obj))) {
+                match first {
+                    None => first = Some(payload),
+                    Some(_) => self.unraisables.report(
+                        "deallocation (a second Drop panicked in one teardown)".to_string(),
+                        payload,
+                    ),
+                }
+            }
+        }
+        if let Some(payload) = first {
+            panic::resume_unwind(payload);
         }
     }
 
@@ -122,7 +138,7 @@ impl HeapState {
             return;
         }
         let releasing = Releasing::enter(&self.trashcan);
-        self.drain_queue();
+        self.drain_queue(None);
         drop(releasing);
     }
 

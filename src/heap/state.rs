@@ -18,7 +18,8 @@
 //! A `Heap` dropped while a collection runs on this thread (from a `Drop`, finalizer or
 //! callback of another heap's collection) cannot collect now (collections do not nest: see
 //! `gc::collecting`), so its final collection is queued and runs as soon as the outermost
-//! collection ends.
+//! collection ends. The same holds while a teardown of the heap itself runs (the `Heap` was
+//! dropped by a finalizer or `Drop` of one of its own objects): it runs when that ends.
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, RefCell};
@@ -73,11 +74,35 @@ static HOOKS: OwnerHooks = OwnerHooks {
 /// The `OwnerHooks::release` contract: `owner` is `obj`'s owner tag, `obj` has count zero.
 unsafe fn release_hook(owner: NonNull<Owner>, obj: ObjRef) {
     let ptr = owner.cast::<HeapState>();
+    // Frees the state if this death was its last reason to live, when a `Drop` panic
+    // unwinds out of the teardown.
+    let on_unwind = DestroyIfDone(ptr);
     // SAFETY: owner tags are `self_ptr` (type invariant), and the state outlives its objects.
     let state = unsafe { ptr.as_ref() };
     state.release(obj);
+    std::mem::forget(on_unwind);
+    if state.closing.get() && !state.trashcan.releasing() && !gc::collecting() {
+        // The `Heap` was dropped during this teardown (by one of its own objects' finalizers
+        // or `Drop`s): its final collection was queued and can run now. It frees the state
+        // when done; `state` is not used after this point.
+        run_pending_shutdowns();
+        return;
+    }
     // SAFETY: `state` is not used after this point.
     unsafe { HeapState::destroy_if_done(ptr) }
+}
+
+/// Runs [`HeapState::destroy_if_done`] when dropped (on unwind); declared before any
+/// reference into the state it names, so it runs after the last use of one.
+struct DestroyIfDone(NonNull<HeapState>);
+
+impl Drop for DestroyIfDone {
+    fn drop(&mut self) {
+        // SAFETY: the state was live when the guard was made and is freed only here or by
+        // another `destroy_if_done`, which would have found it busy (a teardown is running
+        // under this guard); no reference into it outlives the guard.
+        unsafe { HeapState::destroy_if_done(self.0) }
+    }
 }
 
 /// # Safety
@@ -175,6 +200,8 @@ impl HeapState {
 
     /// Allocate and track an object (CPython's `_PyObject_GC_Alloc` + `PyObject_GC_Track`):
     /// a GC-capable allocation counts toward generation 0 and may run a collection first.
+    /// The state outlives the call whatever that collection does: the caller holds either the
+    /// `Heap` (never orphaned while borrowed) or a live object of it (`live > 0`).
     ///
     /// # Safety
     /// `vtable` describes `T` (its layout is `GcBox<T>`'s, its shims take a `T`).
@@ -258,8 +285,18 @@ impl HeapState {
         state.orphaned.set(true);
         state.gc.enabled.set(false);
         state.closing.set(true);
-        if gc::collecting() {
-            PENDING_SHUTDOWNS.with(|p| p.borrow_mut().push(ptr));
+        // Not now if a collection runs on this thread (they do not nest), or a teardown of
+        // this heap (its final collection would see the dying object as referenced): queued
+        // until that ends (`run_pending_shutdowns`, called by both).
+        if gc::collecting() || state.trashcan.releasing() {
+            let queued = PENDING_SHUTDOWNS.try_with(|p| p.borrow_mut().push(ptr));
+            if queued.is_err() {
+                // The thread is exiting and its queue is gone: no final collection can run
+                // any more; the state goes with its last object.
+                state.closing.set(false);
+                // SAFETY: forwarded; `state` is not used after this point.
+                unsafe { HeapState::destroy_if_done(ptr) };
+            }
             return;
         }
         // SAFETY: forwarded.
@@ -324,7 +361,8 @@ impl HeapState {
 /// Run the final collections of heaps dropped during a collection, once none runs.
 fn run_pending_shutdowns() {
     while !gc::collecting() {
-        let Some(ptr) = PENDING_SHUTDOWNS.with(|p| p.borrow_mut().pop()) else {
+        // At thread exit the queue may already be gone (`try_with`): then nothing is queued.
+        let Ok(Some(ptr)) = PENDING_SHUTDOWNS.try_with(|p| p.borrow_mut().pop()) else {
             return;
         };
         // SAFETY: a queued state is kept alive by `closing` until this call, its

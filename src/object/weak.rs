@@ -112,7 +112,11 @@ impl WeakTable {
         if with_callback {
             list.with_callbacks.push(weakref);
         } else {
-            debug_assert!(list.basic.is_none());
+            if list.basic.is_some() {
+                // `Gc::downgrade` re-checks after its allocation; a second basic reference
+                // would leave the first unlisted, never cleared.
+                crate::object::corrupted("a second basic weak reference to one object");
+            }
             list.basic = Some(weakref);
         }
     }
@@ -310,20 +314,24 @@ impl<T> Gc<T> {
     /// the result is a weak reference that is already dead: it upgrades to `None`.
     pub fn downgrade(this: &Self) -> Weak<T> {
         let referent = this.obj();
+        if !Gc::is_dead(this) {
+            if let Some(basic) = Owner::of_obj(this).weak_table().basic(referent) {
+                return Weak::from_weakref(handle_for(basic));
+            }
+        }
+        // Allocation may run a collection, and with it user code that can downgrade this very
+        // object (making the basic reference) or, in a collector-run `Drop`, find it dead: so
+        // the new object names nothing until the checks below, made after it exists.
+        let weakref = new_weakref(this, None);
         if Gc::is_dead(this) {
-            return Weak::from_weakref(new_weakref(this, None, None));
+            return Weak::from_weakref(weakref);
         }
         let table = Owner::of_obj(this).weak_table();
         if let Some(basic) = table.basic(referent) {
             return Weak::from_weakref(handle_for(basic));
         }
-        let weakref = new_weakref(this, Some(referent), None);
-        // `new_weakref` may have run a collection (allocation can): the referent is held by
-        // `this`, so it is still alive and undead, and the table was not given a basic
-        // reference meanwhile by anyone but this call (collections create none).
-        Owner::of_obj(this)
-            .weak_table()
-            .add(referent, weakref.obj(), false);
+        weakref.referent.set(Some(referent));
+        table.add(referent, weakref.obj(), false);
         Weak::from_weakref(weakref)
     }
 
@@ -342,9 +350,11 @@ impl<T> Gc<T> {
         callback: impl FnOnce(Weak<T>) + 'static,
     ) -> Weak<T> {
         let referent = this.obj();
+        // Made naming nothing: see `downgrade` (its allocation may collect).
+        let weakref = new_weakref(this, None);
         if Gc::is_dead(this) {
             drop(callback);
-            return Weak::from_weakref(new_weakref(this, None, None));
+            return Weak::from_weakref(weakref);
         }
         let erased: Callback = Box::new(move |weakref: AnyGc| {
             let weakref = weakref
@@ -352,7 +362,8 @@ impl<T> Gc<T> {
                 .expect("weak reference object");
             callback(Weak::from_weakref(weakref));
         });
-        let weakref = new_weakref(this, Some(referent), Some(erased));
+        *weakref.callback.borrow_mut() = Some(erased);
+        weakref.referent.set(Some(referent));
         Owner::of_obj(this)
             .weak_table()
             .add(referent, weakref.obj(), true);
@@ -371,15 +382,11 @@ fn handle_for(weakref: ObjRef) -> Gc<WeakRefObj> {
         .expect("a weak list holds weak-reference objects")
 }
 
-/// A new weak-reference object in `anchor`'s heap naming `referent` (or nothing: dead).
-fn new_weakref<T>(
-    anchor: &Gc<T>,
-    referent: Option<ObjRef>,
-    callback: Option<Callback>,
-) -> Gc<WeakRefObj> {
+/// A new weak-reference object in `anchor`'s heap, naming nothing yet (dead, no callback).
+fn new_weakref<T>(anchor: &Gc<T>, referent: Option<ObjRef>) -> Gc<WeakRefObj> {
     let value = WeakRefObj {
         referent: Cell::new(referent),
-        callback: RefCell::new(callback),
+        callback: RefCell::new(None),
     };
     alloc_weakref(anchor, value)
 }
