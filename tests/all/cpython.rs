@@ -13,6 +13,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use crate::support::TestHeap;
 use pygc::{
     AnyGc, CallbackPhase, CollectionInfo, DebugFlags, Finalize, Gc, GcError, GenerationStats, Heap,
     LegacyFinalize, Trace, Weak, WeakValueMap,
@@ -131,8 +132,8 @@ impl LegacyFinalize for Legacy {
 }
 
 /// A heap set up as §8 says: automatic collection off, cleaned by a collect().
-fn clean_heap() -> Heap {
-    let heap = Heap::new();
+fn clean_heap() -> TestHeap {
+    let heap = TestHeap::new();
     heap.disable();
     heap.collect();
     heap
@@ -1019,6 +1020,7 @@ fn c2_callback_generation() {
 fn c3_panicking_callback_is_unraisable() {
     // a gc callback raises -> printed as unraisable; collect() returns normally
     let heap = clean_heap();
+    heap.expect_unraisable(1);
     let reports = Rc::new(RefCell::new(Vec::new()));
     let r = reports.clone();
     heap.set_unraisable_hook(move |u| r.borrow_mut().push((u.context.clone(), u.message.clone())));
@@ -1138,6 +1140,7 @@ fn w4_dead_weakref_no_callback() {
 fn w5_panicking_callback_is_unraisable() {
     // a weakref callback raises -> printed as unraisable, does not propagate
     let heap = clean_heap();
+    heap.expect_unraisable(2);
     let reports = Rc::new(RefCell::new(Vec::new()));
     let r = reports.clone();
     heap.set_unraisable_hook(move |u| r.borrow_mut().push(u.message.clone()));

@@ -20,7 +20,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
 
-use pygc::{Gc, Heap, Trace, Weak};
+use pygc::{Gc, Trace, Weak};
+
+use crate::support::TestHeap;
 
 const ROOTS: usize = 6;
 const WEAKS: usize = 3;
@@ -148,7 +150,7 @@ fn generate(seed: u64, len: usize) -> Vec<Op> {
 
 /// Replay in pygc; one output line per op, in the format of `tests/replay.py`.
 fn replay_pygc(ops: &[Op]) -> Vec<String> {
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     heap.disable();
     heap.collect();
     heap.freeze();

@@ -9,6 +9,8 @@ use std::rc::Rc;
 
 use pygc::{CallbackPhase, Finalize, Gc, GcError, Heap, HeapConfig, Trace, Unraisable, Weak};
 
+use crate::support::TestHeap;
+
 #[derive(Trace)]
 struct PNode {
     edges: RefCell<Vec<Gc<PNode>>>,
@@ -57,8 +59,8 @@ fn link(a: &Gc<PNode>, b: &Gc<PNode>) {
 }
 
 /// A heap with automatic collection off and an unraisable hook that records each report.
-fn heap_with_hook() -> (Heap, Rc<RefCell<Vec<Unraisable>>>) {
-    let heap = Heap::with_config(HeapConfig {
+fn heap_with_hook() -> (TestHeap, Rc<RefCell<Vec<Unraisable>>>) {
+    let heap = TestHeap::with_config(HeapConfig {
         thresholds: [700, 10, 10],
         enabled: false,
         ..HeapConfig::default()
@@ -90,6 +92,7 @@ fn still_usable(heap: &Heap) {
 #[test]
 fn panic_in_drop_during_collection_is_unraisable() {
     let (heap, reports) = heap_with_hook();
+    heap.expect_unraisable(2);
     let drops = Rc::new(Cell::new(0));
     let keep_drops = Rc::new(Cell::new(0));
     let keep = pnode(&heap, &keep_drops, false);
@@ -121,6 +124,7 @@ fn panic_in_drop_during_collection_is_unraisable() {
 #[test]
 fn panic_in_finalizer_during_collection_is_unraisable() {
     let (heap, reports) = heap_with_hook();
+    heap.expect_unraisable(1);
     let drops = Rc::new(Cell::new(0));
     let a = heap.alloc_with_finalizer(PNode {
         edges: RefCell::new(Vec::new()),
@@ -148,6 +152,7 @@ fn panic_in_finalizer_during_collection_is_unraisable() {
 #[test]
 fn panic_in_weak_callback_during_collection_is_unraisable() {
     let (heap, reports) = heap_with_hook();
+    heap.expect_unraisable(1);
     let drops = Rc::new(Cell::new(0));
     let a = pnode(&heap, &drops, false);
     link(&a, &a);
@@ -176,6 +181,7 @@ fn panic_in_weak_callback_during_collection_is_unraisable() {
 #[test]
 fn panic_in_gc_callback_is_unraisable() {
     let (heap, reports) = heap_with_hook();
+    heap.expect_unraisable(2);
     let calls = Rc::new(Cell::new(0));
     let c = calls.clone();
     let id = heap.add_callback(move |phase, info| {
@@ -243,7 +249,7 @@ fn panic_in_drop_during_teardown_propagates_and_queued_deaths_wait() {
 
 #[test]
 fn invalid_generations_are_errors() {
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     assert_eq!(heap.collect_generation(3), Err(GcError::InvalidGeneration));
     assert_eq!(
         heap.collect_generation(usize::MAX),
@@ -267,7 +273,7 @@ fn invalid_generations_are_errors() {
 
 #[test]
 fn zero_thresholds_mean_no_automatic_collection() {
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     heap.set_threshold(0, 0, 0);
     let drops = Rc::new(Cell::new(0));
     for _ in 0..2000 {
@@ -292,7 +298,7 @@ fn zero_thresholds_mean_no_automatic_collection() {
 
 #[test]
 fn collect_inside_gc_callback_returns_zero() {
-    let heap = Rc::new(Heap::new());
+    let heap = Rc::new(TestHeap::new());
     let nested = Rc::new(RefCell::new(Vec::new()));
     let (h, n) = (Rc::downgrade(&heap), nested.clone());
     heap.add_callback(move |_, _| {
@@ -312,7 +318,7 @@ fn collect_inside_gc_callback_returns_zero() {
 
 #[test]
 fn collect_inside_finalizer_and_weak_callback_returns_zero() {
-    let heap = Rc::new(Heap::new());
+    let heap = Rc::new(TestHeap::new());
     heap.disable();
     let nested = Rc::new(RefCell::new(Vec::new()));
     let drops = Rc::new(Cell::new(0));
@@ -350,8 +356,8 @@ fn collect_inside_finalizer_and_weak_callback_returns_zero() {
 
 #[test]
 fn handles_of_one_heap_inside_another_heap_are_safe() {
-    let h1 = Heap::new();
-    let h2 = Heap::new();
+    let h1 = TestHeap::new();
+    let h2 = TestHeap::new();
     let drops = Rc::new(Cell::new(0));
     let a = pnode(&h1, &drops, false);
     let b = pnode(&h2, &drops, false);
@@ -393,7 +399,7 @@ fn handles_of_one_heap_inside_another_heap_are_safe() {
 #[test]
 fn dropping_the_heap_while_handles_live() {
     let drops = Rc::new(Cell::new(0));
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     let a = pnode(&heap, &drops, false);
     let b = pnode(&heap, &drops, false);
     link(&a, &b);

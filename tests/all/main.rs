@@ -6,3 +6,4 @@ mod object_graph;
 mod props;
 mod regressions;
 mod smoke;
+mod support;

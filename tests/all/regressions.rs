@@ -147,6 +147,8 @@ mod differential_findings {
 
     use pygc::{Gc, Heap, Trace, Weak};
 
+    use crate::support::TestHeap;
+
     #[derive(Trace)]
     enum Item {
         Strong(Gc<Node>),
@@ -171,7 +173,7 @@ mod differential_findings {
     /// double free. CPython skips callbacks of weak references whose count is zero.
     #[test]
     fn weakref_dying_in_trashcan_was_released_twice() {
-        let heap = Heap::new();
+        let heap = TestHeap::new();
         heap.disable();
         let calls = Rc::new(Cell::new(0));
         let b = node(&heap);
