@@ -145,6 +145,7 @@ fn panic_in_finalizer_during_collection_is_unraisable() {
     assert_eq!(drops.get(), 2);
     assert_eq!(heap.unraisable_count(), 1);
     assert!(reports.borrow()[0].context.contains("finalizer"));
+    assert_eq!(reports.borrow()[0].message, "injected panic in finalizer");
     heap.check_invariants();
     still_usable(&heap);
 }
@@ -204,6 +205,16 @@ fn panic_in_gc_callback_is_unraisable() {
     assert_eq!(drops.get(), 1);
     assert_eq!(heap.unraisable_count(), 2);
     assert!(reports.borrow().iter().all(|r| r.context == "gc callback"));
+    // The `assert_eq!(info.collected, 1)` in the callback held: its failure would be
+    // reported in place of the injected panic.
+    assert!(
+        reports
+            .borrow()
+            .iter()
+            .all(|r| r.message == "injected panic in gc callback"),
+        "{:?}",
+        reports.borrow()
+    );
     heap.check_invariants();
     assert!(heap.remove_callback(id));
     still_usable(&heap);
@@ -222,9 +233,11 @@ fn panic_in_drop_during_teardown_propagates_and_queued_deaths_wait() {
     link(&b, &c);
     drop((b, c));
     let result = panic::catch_unwind(AssertUnwindSafe(|| drop(a)));
-    assert!(
-        result.is_err(),
-        "the Drop panic reaches whoever dropped the last handle"
+    let payload = result.expect_err("the Drop panic reaches whoever dropped the last handle");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"injected panic in Drop"),
+        "it is the injected panic"
     );
     assert_eq!(
         heap.unraisable_count(),

@@ -178,6 +178,7 @@ fn deep_chain_small_stack() {
             for _ in 0..n {
                 head = heap.alloc(Chain(Some(head)));
             }
+            assert_eq!(heap.live_objects(), n + 1);
             drop(head);
             assert_eq!(heap.live_objects(), 0);
         })
