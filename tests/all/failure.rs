@@ -289,16 +289,18 @@ fn zero_thresholds_mean_no_automatic_collection() {
     let heap = TestHeap::new();
     heap.set_threshold(0, 0, 0);
     let drops = Rc::new(Cell::new(0));
-    for _ in 0..2000 {
+    // Miri: fewer objects (still more than the default threshold 700), same checks.
+    let n = if cfg!(miri) { 800 } else { 2000 };
+    for _ in 0..n {
         let a = pnode(&heap, &drops, false);
         link(&a, &a);
     }
     assert_eq!(heap.stats().iter().map(|s| s.collections).sum::<usize>(), 0);
     assert_eq!(drops.get(), 0);
-    assert_eq!(heap.count()[0], 2000);
+    assert_eq!(heap.count()[0], n);
     heap.check_invariants();
-    assert_eq!(heap.collect(), 2000);
-    assert_eq!(drops.get(), 2000);
+    assert_eq!(heap.collect(), n);
+    assert_eq!(drops.get() as usize, n);
     // Only t0 = 0 disables; t1 = t2 = 0 with t0 > 0 still collects.
     heap.set_threshold(5, 0, 0);
     for _ in 0..20 {
