@@ -55,7 +55,7 @@ MIRIFLAGS="$base_flags" cargo +nightly miri test --no-run "${build_args[@]}" || 
 echo "miri: build finished in $((SECONDS - start)) s"
 
 # Run the (suite, model) jobs, at most $jobs_max at a time (Miri interprets on one core).
-declare -A job_name job_start
+declare -A job_name=() job_start=()
 names=()
 status=0
 reap() {
