@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Miri over the core suite. Under cfg(miri) the allocator geometry shrinks (so arenas are freed
-# and pools recycled within a few hundred blocks) and the randomized suites run a handful of
-# short cases (see the cfg(miri) constants in the tests).
-set -euo pipefail
+# Miri over the whole suite, under both aliasing models: Stacked Borrows (the default) and
+# Tree Borrows (-Zmiri-tree-borrows). Suites: the library's unit tests (allocator, lists,
+# headers), the integration suite (`--test all`), and the allocator tests (`--test
+# alloc_props`, `--test global_alloc`). `--test alloc_failure` is left out: it checks that
+# `Heap::alloc` aborts by spawning child processes, which Miri cannot do (ASan runs it).
+#
+# Under cfg(miri) the allocator geometry shrinks (so arenas are freed and pools recycled
+# within a few hundred blocks) and the randomized and large tests run a handful of short
+# cases (see the cfg(miri) constants in the tests). The differential test is ignored under
+# Miri (it spawns python3).
+#
+# Budget: about 12 minutes for the stage on 2 cores. Override the parallelism with
+# MIRI_JOBS=n; run a subset with MIRI_SUITES="all alloc_props" or MIRI_MODELS="tb".
+set -uo pipefail
 cd "$(dirname "$0")/.."
 # -Zmiri-strict-provenance: no integer-to-pointer casts anywhere (pointers are derived with
 #   map_addr/with_addr from the arena or box allocation).
@@ -10,21 +20,89 @@ cd "$(dirname "$0")/.."
 #   where the host allocator happened to place an allocation.
 # -Zmiri-disable-isolation: the regression tests read their recorded inputs from
 #   tests/regressions/ and fuzz/corpus/ (Miri's isolation forbids opening files).
-export MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-symbolic-alignment-check -Zmiri-disable-isolation"
+base_flags="-Zmiri-strict-provenance -Zmiri-symbolic-alignment-check -Zmiri-disable-isolation"
 export PROPTEST_CASES=4
-# Build once, then run the three suites side by side (Miri interprets on one core each).
-cargo +nightly miri test --no-run --lib --test all --test alloc_props
-# Library unit tests (allocator, lists, headers).
-cargo +nightly miri test --lib > miri-lib.log 2>&1 &
-lib=$!
-cargo +nightly miri test --test alloc_props > miri-alloc-props.log 2>&1 &
-props=$!
-# Integration suite. Skipped inside it under cfg(miri), each with a reason at the test: the
-# python3 differential test (Miri cannot spawn processes).
+jobs_max="${MIRI_JOBS:-2}"
+suites="${MIRI_SUITES:-all lib alloc_props global_alloc}" # longest first
+models="${MIRI_MODELS:-tb sb}"
+
+suite_args() {
+    case $1 in
+        lib) echo "--lib" ;;
+        *) echo "--test $1" ;;
+    esac
+}
+model_flags() {
+    case $1 in
+        sb) echo "" ;;
+        tb) echo "-Zmiri-tree-borrows" ;;
+        *) echo "unknown model $1" >&2; exit 2 ;;
+    esac
+}
+
+logs="target/miri-logs"
+rm -rf "$logs"
+mkdir -p "$logs"
+
+# Build every suite once (the aliasing model is a run-time flag: no rebuild per model).
+build_args=()
+for s in $suites; do
+    read -ra a <<<"$(suite_args "$s")"
+    build_args+=("${a[@]}")
+done
+start=$SECONDS
+MIRIFLAGS="$base_flags" cargo +nightly miri test --no-run "${build_args[@]}" || exit 1
+echo "miri: build finished in $((SECONDS - start)) s"
+
+# Run the (suite, model) jobs, at most $jobs_max at a time (Miri interprets on one core).
+declare -A job_name=() job_start=()
+names=()
 status=0
-cargo +nightly miri test --test all || status=1
-wait $lib || { cat miri-lib.log; status=1; }
-wait $props || { cat miri-alloc-props.log; status=1; }
-grep -h "test result" miri-lib.log miri-alloc-props.log
-rm -f miri-lib.log miri-alloc-props.log
+reap() {
+    local pid rc
+    wait -n -p pid
+    rc=$?
+    local name=${job_name[$pid]}
+    local took=$((SECONDS - ${job_start[$pid]}))
+    echo "$rc $took" >"$logs/$name.status"
+    if [ "$rc" -ne 0 ]; then
+        status=1
+        echo "miri: $name FAILED (exit $rc) after $took s"
+    else
+        echo "miri: $name passed in $took s"
+    fi
+    unset "job_name[$pid]"
+}
+for s in $suites; do
+    for m in $models; do
+        name="$s-$m"
+        names+=("$name")
+        while [ "${#job_name[@]}" -ge "$jobs_max" ]; do reap; done
+        read -ra args <<<"$(suite_args "$s")"
+        MIRIFLAGS="$base_flags $(model_flags "$m")" \
+            cargo +nightly miri test "${args[@]}" >"$logs/$name.log" 2>&1 &
+        job_name[$!]=$name
+        job_start[$!]=$SECONDS
+    done
+done
+while [ "${#job_name[@]}" -gt 0 ]; do reap; done
+
+# Logs of the failed jobs in full, then one summary line per job.
+for name in "${names[@]}"; do
+    read -r rc _ <"$logs/$name.status"
+    if [ "$rc" -ne 0 ]; then
+        echo "::: miri log: $name (exit $rc)"
+        cat "$logs/$name.log"
+    fi
+done
+echo "::: miri summary (SB = Stacked Borrows, TB = Tree Borrows)"
+for name in "${names[@]}"; do
+    read -r rc took <"$logs/$name.status"
+    result=$(grep -h "^test result" "$logs/$name.log" | tail -n 1)
+    if [ -z "$result" ]; then
+        # Undefined behaviour aborts the whole test binary: no result line.
+        result="aborted: $(grep -m 1 -h "^error" "$logs/$name.log" || echo "no result line")"
+    fi
+    printf '%-22s exit %-3s %5ss  %s\n' "$name" "$rc" "$took" "$result"
+done
 exit $status

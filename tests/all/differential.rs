@@ -13,14 +13,17 @@
 //! * `PYGC_DIFF_SEED` — base seed (default 0x5eed); trace `i` uses seed `base + i`.
 //!
 //! A long run: `PYGC_DIFF_TRACES=5000 cargo test --test all differential -- --nocapture`.
-//! Without `python3` (or with a `python3` that is not 3.11) the test prints why and passes.
+//! Without `python3` (or with a `python3` that is not 3.11) the test prints why and passes,
+//! except in CI: when `PYGC_CI` is set (`.ci/run` sets it) it fails instead.
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
 
-use pygc::{Gc, Heap, Trace, Weak};
+use pygc::{Gc, Trace, Weak};
+
+use crate::support::TestHeap;
 
 const ROOTS: usize = 6;
 const WEAKS: usize = 3;
@@ -148,7 +151,7 @@ fn generate(seed: u64, len: usize) -> Vec<Op> {
 
 /// Replay in pygc; one output line per op, in the format of `tests/replay.py`.
 fn replay_pygc(ops: &[Op]) -> Vec<String> {
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     heap.disable();
     heap.collect();
     heap.freeze();
@@ -271,7 +274,16 @@ fn env_or(name: &str, default: u64) -> u64 {
 #[cfg_attr(miri, ignore = "spawns python3")]
 fn differential_against_cpython() {
     if let Some(reason) = python_unavailable() {
-        eprintln!("SKIPPED differential_against_cpython: {reason}");
+        // CI (`.ci/run` exports PYGC_CI=1) must run the oracle: a skip there would pass
+        // without comparing anything.
+        assert!(
+            std::env::var_os("PYGC_CI").is_none(),
+            "differential_against_cpython cannot run in CI: {reason}. Install CPython 3.11 as \
+             `python3` (the CI install stage checks for it), or unset PYGC_CI to skip locally."
+        );
+        eprintln!(
+            "SKIPPED differential_against_cpython: {reason} (fails instead when PYGC_CI is set)"
+        );
         return;
     }
     let traces = env_or("PYGC_DIFF_TRACES", 40);
@@ -320,6 +332,11 @@ fn differential_against_cpython() {
             }
         }
     }
+    assert_eq!(
+        compared_ops as u64,
+        traces * len as u64,
+        "every trace was compared"
+    );
     eprintln!(
         "differential: {traces} traces, {compared_ops} ops, {collects} collect() results identical to CPython"
     );

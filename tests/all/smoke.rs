@@ -3,6 +3,8 @@ use std::rc::Rc;
 
 use pygc::{DebugFlags, Finalize, Gc, Heap, LegacyFinalize, Trace, Weak};
 
+use crate::support::TestHeap;
+
 #[derive(Trace)]
 struct Node {
     edges: RefCell<Vec<Gc<Node>>>,
@@ -16,7 +18,7 @@ fn node(heap: &Heap) -> Gc<Node> {
 
 #[test]
 fn self_loop_is_collected() {
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     heap.disable();
     let a = node(&heap);
     a.edges.borrow_mut().push(a.clone());
@@ -30,7 +32,7 @@ fn self_loop_is_collected() {
 
 #[test]
 fn ring_and_live_graph() {
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     heap.disable();
     let n = if cfg!(miri) { 50 } else { 1000 };
     let nodes: Vec<_> = (0..n).map(|_| node(&heap)).collect();
@@ -47,7 +49,7 @@ fn ring_and_live_graph() {
 
 #[test]
 fn weak_callbacks_order_and_gc() {
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     let log = Rc::new(RefCell::new(Vec::new()));
     let a = node(&heap);
     let mut ws = Vec::new();
@@ -91,7 +93,7 @@ impl Finalize for Fin {
 
 #[test]
 fn finalizers_and_resurrection() {
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     heap.disable();
     let a = heap.alloc_with_finalizer(Fin {
         edges: RefCell::new(vec![]),
@@ -133,7 +135,7 @@ impl LegacyFinalize for Legacy {
 
 #[test]
 fn legacy_and_saveall() {
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     heap.disable();
     let l = heap.alloc_with_legacy_finalizer(Legacy {
         edges: RefCell::new(vec![]),
@@ -151,7 +153,7 @@ fn legacy_and_saveall() {
     }
     assert_eq!(heap.live_objects(), 0);
 
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     heap.set_debug(DebugFlags::SAVEALL);
     let p = node(&heap);
     p.edges.borrow_mut().push(p.clone());
@@ -171,11 +173,12 @@ fn deep_chain_small_stack() {
     std::thread::Builder::new()
         .stack_size(256 * 1024)
         .spawn(move || {
-            let heap = Heap::new();
+            let heap = TestHeap::new();
             let mut head = heap.alloc(Chain(None));
             for _ in 0..n {
                 head = heap.alloc(Chain(Some(head)));
             }
+            assert_eq!(heap.live_objects(), n + 1);
             drop(head);
             assert_eq!(heap.live_objects(), 0);
         })
@@ -186,7 +189,7 @@ fn deep_chain_small_stack() {
 
 #[test]
 fn heap_dropped_before_handles() {
-    let heap = Heap::new();
+    let heap = TestHeap::new();
     let a = node(&heap);
     let w = Gc::downgrade(&a);
     drop(heap);
