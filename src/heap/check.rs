@@ -52,16 +52,13 @@ impl HeapState {
                     "check_invariants: work list {i} not empty while idle"
                 );
             }
-            // The trashcan is drained when no teardown runs, except after a `Drop` panicked
-            // out of one: the deaths it queued wait (untracked, count zero) for the next
-            // teardown or collection. `Heap::trashcan_len` tells how many.
-            for obj in self.trashcan.queued() {
-                let h = obj.header();
-                assert!(
-                    h.rc() == 0 && h.has(flag::TRASHED) && !h.is_tracked(),
-                    "check_invariants: trashcan entry {obj:?} is not a queued death"
-                );
-            }
+            // The trashcan is drained whenever no teardown runs (a teardown finishes its
+            // queue even when a `Drop` panics).
+            assert_eq!(
+                self.trashcan.len(),
+                0,
+                "check_invariants: deaths left queued while idle"
+            );
         }
         assert!(
             tracked <= self.live(),
@@ -125,10 +122,9 @@ impl Heap {
     ///
     /// Checked: every generation list (and the permanent one) is doubly linked, holds only
     /// GC-capable objects of this heap with refcount > 0 and, between collections, no
-    /// COLLECTING bit or collection flag; the collector's work lists are empty when idle; tracked objects never outnumber live ones; every weak-list entry
+    /// COLLECTING bit or collection flag; the collector's work lists and the trashcan are
+    /// empty when idle; tracked objects never outnumber live ones; every weak-list entry
     /// lists live weak-reference objects, without duplicates, whose referent is its key.
-    /// Deaths queued in the trashcan while idle (only after a `Drop` panicked out of a
-    /// teardown) must have count zero and be untracked.
     ///
     /// Meant for tests and fuzzing (feature `checked`); cheap parts of it are asserted
     /// inline elsewhere.
@@ -136,8 +132,7 @@ impl Heap {
         self.state().check_invariants()
     }
 
-    /// Deaths waiting in the trashcan: 0 except while a teardown runs, or after a `Drop`
-    /// panicked out of one (the next teardown or collection processes them).
+    /// Deaths waiting in the trashcan: 0 except while a teardown runs.
     #[doc(hidden)]
     pub fn trashcan_len(&self) -> usize {
         self.state().trashcan.len()

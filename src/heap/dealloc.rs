@@ -49,11 +49,6 @@ impl Trashcan {
         self.queue.borrow().len()
     }
 
-    #[cfg(any(test, feature = "checked"))]
-    pub(crate) fn queued(&self) -> Vec<ObjRef> {
-        self.queue.borrow().clone()
-    }
-
     fn pop(&self) -> Option<ObjRef> {
         self.queue.borrow_mut().pop()
     }

@@ -223,7 +223,7 @@ fn panic_in_gc_callback_is_unraisable() {
 // ---- a panicking Drop during refcount teardown ----------------------------------------------
 
 #[test]
-fn panic_in_drop_during_teardown_propagates_and_queued_deaths_wait() {
+fn panic_in_drop_during_teardown_propagates_after_the_teardown_finishes() {
     let (heap, _) = heap_with_hook();
     let drops = Rc::new(Cell::new(0));
     let a = pnode(&heap, &drops, true);
@@ -245,16 +245,14 @@ fn panic_in_drop_during_teardown_propagates_and_queued_deaths_wait() {
         "not a collection: nothing is unraisable"
     );
     // `a` was dropped and freed; dropping its fields while unwinding released `b`, whose
-    // death was queued in the trashcan (the teardown loop was unwinding).
-    assert_eq!(drops.get(), 1);
-    assert_eq!(heap.trashcan_len(), 1);
-    assert_eq!(heap.live_objects(), 2);
-    heap.check_invariants();
-    // The next collection processes the queue first.
-    assert_eq!(heap.collect(), 0);
+    // death was queued in the trashcan. The teardown finished the queue (`b`, then `c`)
+    // before the panic went on: no death is left waiting (an orphaned heap would never get
+    // to it; it used to wait for the next teardown or collection).
     assert_eq!(drops.get(), 3);
     assert_eq!(heap.trashcan_len(), 0);
     assert_eq!(heap.live_objects(), 0);
+    heap.check_invariants();
+    assert_eq!(heap.collect(), 0);
     still_usable(&heap);
 }
 

@@ -45,7 +45,9 @@ thread_local! {
 #[derive(Trace)]
 struct Big {
     next: RefCell<Option<Gc<Big>>>,
+    /// Makes the box large (a block of its own), never read.
     #[trace(skip)]
+    #[allow(dead_code)]
     pad: [u64; 80],
 }
 
@@ -89,15 +91,23 @@ fn downgrade_races_basic_weakref_created_by_gc_callback() {
     // allocation inside `downgrade` collects generation 0 first, running the callback.
     let outer = panic::catch_unwind(AssertUnwindSafe(|| Gc::downgrade(&x)));
     let outer = outer.expect("Gc::downgrade panicked (debug_assert in WeakTable::add)");
-    let inner = INNER_WEAK.with(|i| i.borrow_mut().take()).expect("callback ran");
+    let inner = INNER_WEAK
+        .with(|i| i.borrow_mut().take())
+        .expect("callback ran");
     // Release builds get here with two basic weak references, only `outer` listed.
     let same = Weak::ptr_eq(&outer, &inner);
     drop(outer);
     heap.check_invariants();
     drop(x); // x dies: every weak reference to it must be cleared
     // Release: `inner` still names x's freed box (Miri: use after free here).
-    assert!(inner.upgrade().is_none(), "upgrade of a weakref to a freed object");
-    assert!(same, "ref(x) is ref(x): two different basic weak references to one object");
+    assert!(
+        inner.upgrade().is_none(),
+        "upgrade of a weakref to a freed object"
+    );
+    assert!(
+        same,
+        "ref(x) is ref(x): two different basic weak references to one object"
+    );
     drop(inner);
     heap.check_invariants();
     assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
@@ -164,10 +174,16 @@ fn local_pool_grow_with_panicking_subscriber_double_frees() {
         assert_eq!(pool.stats().arenas_current, 1, "first arena exactly full");
         ARMED.with(|a| a.set(true));
         let grown = panic::catch_unwind(AssertUnwindSafe(|| v.reserve(64)));
-        assert!(!ARMED.with(Cell::get), "the subscriber panicked inside grow");
+        assert!(
+            !ARMED.with(Cell::get),
+            "the subscriber panicked inside grow"
+        );
         // Fixed: the panic is contained in `LocalPool` (written to stderr): `grow` completes
         // and `v` holds the new block. Before, it unwound after the move.
-        assert!(grown.is_ok(), "the subscriber's panic escaped the allocator");
+        assert!(
+            grown.is_ok(),
+            "the subscriber's panic escaped the allocator"
+        );
         assert_eq!(pool.stats().arenas_current, 2);
         // v still names its old block, which realloc already freed: dropping v frees it again.
         drop(v);
@@ -196,7 +212,13 @@ thread_local! {
 #[cfg(not(miri))]
 fn run_in_child(test: &str) -> (bool, String) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            test,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("PYGC_REDTEAM_CHILD", "1")
         .output()
         .expect("spawn the test binary");
@@ -236,11 +258,13 @@ fn tls_heap_child() {
 /// Local Storage value during or after destruction") inside a TLS destructor: the runtime
 /// aborts the process ("thread local panicked on drop").
 #[test]
-
 #[cfg(not(miri))]
 fn tls_heap_dropped_at_thread_exit() {
     let (ok, report) = run_in_child("redteam::tls_heap_child");
-    assert!(ok, "the process died when a thread_local heap was dropped:\n{report}");
+    assert!(
+        ok,
+        "the process died when a thread_local heap was dropped:\n{report}"
+    );
 }
 
 // ---- finding 4: a panicking `Drop` on an object that outlived its heap --------------------
@@ -258,7 +282,9 @@ impl Drop for Bomb {
 
 #[derive(Trace)]
 struct Marked {
+    /// Counted by `Rc::strong_count` (its drop is what the test watches), never read.
     #[trace(skip)]
+    #[allow(dead_code)]
     token: Rc<()>,
 }
 
@@ -282,7 +308,10 @@ fn panicking_drop_after_heap_drop_leaks_queued_deaths() {
     });
     drop(heap);
     let r = panic::catch_unwind(AssertUnwindSafe(|| drop(bomb)));
-    assert!(r.is_err(), "the Drop panic propagates to whoever dropped the handle");
+    assert!(
+        r.is_err(),
+        "the Drop panic propagates to whoever dropped the handle"
+    );
     assert_eq!(
         Rc::strong_count(&token),
         1,
@@ -318,7 +347,10 @@ fn heap_dropped_by_gc_callback_inside_downgrade_collection() {
     heap.enable();
     OWNED_HEAP.with(|h| *h.borrow_mut() = Some(heap));
     let w = Gc::downgrade(&x); // count[0] 2 -> 3 > 1: collects inside the allocation
-    assert!(OWNED_HEAP.with(|h| h.borrow().is_none()), "the callback dropped the heap");
+    assert!(
+        OWNED_HEAP.with(|h| h.borrow().is_none()),
+        "the callback dropped the heap"
+    );
     assert_eq!(w.upgrade().map(|n| n.tag), Some(1));
     drop(x);
     assert!(w.upgrade().is_none());
@@ -337,6 +369,7 @@ fn last_rc_heap_dropped_by_own_objects_finalizer() {
     struct Tok {
         me: RefCell<Option<Gc<Tok>>>,
         #[trace(skip)]
+        #[allow(dead_code)]
         token: Rc<()>,
     }
     #[derive(Trace)]

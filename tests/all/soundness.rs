@@ -693,11 +693,24 @@ fn panicking_captures_of_dropped_callbacks_are_reported() {
     *x.me.borrow_mut() = Some(x.clone());
     drop(x);
     assert_eq!(heap.collect(), 1);
-    assert_eq!(seen.borrow().len(), 2, "one report per capture: {:?}", seen.borrow());
-    assert!(seen.borrow().iter().all(|u| u.message.contains("capture panics")));
+    assert_eq!(
+        seen.borrow().len(),
+        2,
+        "one report per capture: {:?}",
+        seen.borrow()
+    );
+    assert!(
+        seen.borrow()
+            .iter()
+            .all(|u| u.message.contains("capture panics"))
+    );
     KEEP_CAPTURING.with(|k| {
         assert_eq!(k.borrow().len(), 2);
-        assert!(k.borrow().iter().all(|w| w.upgrade().is_none() && !w.has_callback()));
+        assert!(
+            k.borrow()
+                .iter()
+                .all(|w| w.upgrade().is_none() && !w.has_callback())
+        );
         k.borrow_mut().clear();
     });
     heap.check_invariants();
