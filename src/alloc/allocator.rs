@@ -191,22 +191,29 @@ impl<G: Geometry> Allocator<G> {
     #[inline]
     pub fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         if let Placement::Small(class) = placement::<G>(layout) {
-            let idx = class.index();
-            let pool = self.usedpools.heads[idx & (MAX_CLASSES - 1)];
-            if !pool.is_null() {
-                let bsize = class.block_size::<G>();
-                // SAFETY: pools on a used list have a valid header and a free
-                // block (UsedPools invariant); `bsize` is their block size.
-                let (bp, full) = unsafe { pool::pop_block(pool, bsize) };
-                if full {
-                    // SAFETY: `pool` is on list `idx` (it was its head).
-                    unsafe { self.usedpools.unlink(idx, pool) };
-                }
-                return Some(bp);
-            }
-            return self.allocate_from_new_pool(idx);
+            return self.alloc_small(class);
         }
         self.alloc_large(layout)
+    }
+
+    /// A block of `class` from a pool: the fast path of [`alloc`](Self::alloc), for a caller
+    /// that already routed its request with [`placement`] (the object heap).
+    #[inline]
+    pub(crate) fn alloc_small(&mut self, class: SizeClass) -> Option<NonNull<u8>> {
+        let idx = class.index();
+        let pool = self.usedpools.heads[idx & (MAX_CLASSES - 1)];
+        if !pool.is_null() {
+            let bsize = class.block_size::<G>();
+            // SAFETY: pools on a used list have a valid header and a free
+            // block (UsedPools invariant); `bsize` is their block size.
+            let (bp, full) = unsafe { pool::pop_block(pool, bsize) };
+            if full {
+                // SAFETY: `pool` is on list `idx` (it was its head).
+                unsafe { self.usedpools.unlink(idx, pool) };
+            }
+            return Some(bp);
+        }
+        self.allocate_from_new_pool(idx)
     }
 
     /// Slow path: class `idx` has no used pool; take a pool from the fullest
@@ -273,7 +280,7 @@ impl<G: Geometry> Allocator<G> {
     /// `ptr` is a live block of one of this allocator's pools, with
     /// provenance over its pool.
     #[inline(always)]
-    unsafe fn free_small(&mut self, ptr: NonNull<u8>) {
+    pub(crate) unsafe fn free_small(&mut self, ptr: NonNull<u8>) {
         // The header comes from the arena's own pointer: `ptr` may carry a
         // borrow tag that covers only the value, so neither the header nor the
         // free-list link is written through it (`push_block` uses only its

@@ -91,7 +91,9 @@ impl Pending {
     /// Whether nothing is recorded.
     #[inline(always)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0 && self.dropped == 0
+        // `dropped` only grows once every slot is taken, so `len == 0` says it all.
+        debug_assert!(self.len > 0 || self.dropped == 0);
+        self.len == 0
     }
 
     /// Records `ev`.

@@ -560,8 +560,10 @@ fn update_refs(base: GcList) {
 /// "referenced from outside the set". Objects outside (older generations, other heaps,
 /// untracked atoms) are ignored, so they act as roots.
 fn subtract_refs(base: GcList) {
+    let mut op = VisitOp::Decref;
+    let mut visitor = Visitor::new(&mut op);
     for obj in base.iter() {
-        obj.trace(&mut Visitor::new(&mut VisitOp::Decref));
+        obj.trace(&mut visitor);
     }
 }
 
@@ -574,6 +576,8 @@ fn subtract_refs(base: GcList) {
 /// `prev`, so young is singly linked there.
 /// Returns the number of objects left in young (the reachable ones).
 fn move_unreachable(young: GcList, unreachable: GcList) -> usize {
+    let mut op = VisitOp::Reachable { young };
+    let mut reachable_visitor = Visitor::new(&mut op);
     let head = young.head();
     let mut prev = head;
     let mut reachable = 0;
@@ -585,7 +589,7 @@ fn move_unreachable(young: GcList, unreachable: GcList) -> usize {
         if h.gc_refs() > 0 {
             // Reachable: everything it refers to is reachable too. The trace may append to
             // young (even after `obj`), so read `next` only afterwards.
-            obj.trace(&mut Visitor::new(&mut VisitOp::Reachable { young }));
+            obj.trace(&mut reachable_visitor);
             h.set_prev_plain(prev.as_ptr());
             prev = obj;
             reachable += 1;
@@ -635,12 +639,14 @@ fn move_legacy_finalizers(unreachable: GcList, finalizers: GcList) -> bool {
 
 /// Step 8b: everything reachable from `finalizers` that is still garbage joins it.
 fn move_legacy_finalizer_reachable(finalizers: GcList) {
+    let mut op = VisitOp::MoveTo { to: finalizers };
+    let mut visitor = Visitor::new(&mut op);
     let head = finalizers.head().as_ptr();
     let mut cursor = finalizers.head().header().next();
     while cursor != head {
         // SAFETY: a node of `finalizers`: live.
         let obj = unsafe { ObjRef::from_raw(cursor) };
-        obj.trace(&mut Visitor::new(&mut VisitOp::MoveTo { to: finalizers }));
+        obj.trace(&mut visitor);
         cursor = obj.header().next();
     }
 }

@@ -70,6 +70,27 @@ impl Drop for Releasing<'_> {
     }
 }
 
+/// A value's `Drop` panicked in a teardown: finish the teardown before the panic goes on to
+/// whoever dropped the last handle, so no death is left queued (an orphaned heap would never
+/// get to it). A second panic here is caught (a panic escaping a `Drop` during an unwind
+/// would abort) and reported as unraisable. Not on the normal path: it is forgotten there.
+struct FinishOnUnwind<'a>(&'a HeapState);
+
+impl Drop for FinishOnUnwind<'_> {
+    #[cold]
+    fn drop(&mut self) {
+        let heap = self.0;
+        while let Some(obj) = heap.trashcan.pop() {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| heap.dealloc(obj))) {
+                heap.unraisables.report(
+                    "deallocation (a second Drop panicked in one teardown)".to_string(),
+                    payload,
+                );
+            }
+        }
+    }
+}
+
 /// Frees a box whose value's `Drop` panicked (the value is then partly dropped: Rust drops
 /// the remaining fields while unwinding), so no bookkeeping is lost.
 struct FreeOnUnwind<'a> {
@@ -102,28 +123,16 @@ impl HeapState {
             return;
         }
         let releasing = Releasing::enter(&self.trashcan);
-        let first = panic::catch_unwind(AssertUnwindSafe(|| self.dealloc(obj))).err();
-        self.drain_queue(first);
+        let finish = FinishOnUnwind(self);
+        self.dealloc(obj);
+        self.drain_queue();
+        std::mem::forget(finish);
         drop(releasing);
     }
 
-    /// Tear down every queued death. A value's `Drop` may panic: the teardown still finishes
-    /// (so no death is left queued, whatever the heap's future), and then the first panic goes
-    /// on to whoever dropped the last handle; later ones are reported as unraisable.
-    fn drain_queue(&self, mut first: Option<Box<dyn std::any::Any + Send>>) {
+    fn drain_queue(&self) {
         while let Some(obj) = self.trashcan.pop() {
-            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| self.dealloc(obj))) {
-                match first {
-                    None => first = Some(payload),
-                    Some(_) => self.unraisables.report(
-                        "deallocation (a second Drop panicked in one teardown)".to_string(),
-                        payload,
-                    ),
-                }
-            }
-        }
-        if let Some(payload) = first {
-            panic::resume_unwind(payload);
+            self.dealloc(obj);
         }
     }
 
@@ -133,7 +142,9 @@ impl HeapState {
             return;
         }
         let releasing = Releasing::enter(&self.trashcan);
-        self.drain_queue(None);
+        let finish = FinishOnUnwind(self);
+        self.drain_queue();
+        std::mem::forget(finish);
         drop(releasing);
     }
 

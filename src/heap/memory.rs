@@ -123,7 +123,8 @@ impl ObjectMemory {
     }
 }
 
-/// A small box from `pools`, if `layout` is placed there (else `None`: go large).
+/// A small box from `pools`, if `layout` is placed there (else `None`: go large). The one
+/// routing decision for the box: the allocator's own fast path takes the class.
 #[inline]
 fn pool_alloc<G: Geometry>(
     pools: &mut Allocator<G>,
@@ -131,8 +132,8 @@ fn pool_alloc<G: Geometry>(
     events_waiting: &Cell<bool>,
 ) -> Option<Option<(NonNull<u8>, u32)>> {
     match crate::alloc::placement::<G>(layout) {
-        Placement::Small(_) => {
-            let block = pools.alloc(layout);
+        Placement::Small(class) => {
+            let block = pools.alloc_small(class);
             if pools.has_events() {
                 events_waiting.set(true);
             }
@@ -156,8 +157,9 @@ unsafe fn pool_free<G: Geometry>(
 ) -> bool {
     match crate::alloc::placement::<G>(layout) {
         Placement::Small(_) => {
-            // SAFETY: the same rule chose the pool path at allocation (caller's contract).
-            unsafe { pools.dealloc(ptr, layout) };
+            // SAFETY: the same rule placed it in a pool at allocation (caller's contract), so
+            // it is a live block of one of these pools, with the pool's provenance.
+            unsafe { pools.free_small(ptr) };
             if pools.has_events() {
                 events_waiting.set(true);
             }

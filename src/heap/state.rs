@@ -81,6 +81,22 @@ unsafe fn release_hook(owner: NonNull<Owner>, obj: ObjRef) {
     let state = unsafe { ptr.as_ref() };
     state.release(obj);
     std::mem::forget(on_unwind);
+    // A heap with its `Heap` handle is never freed or shut down here: one flag to test.
+    if state.orphaned.get() {
+        // SAFETY: `state` is not used after this point.
+        unsafe { orphan_after_release(ptr) }
+    }
+}
+
+/// The rest of a death on an orphaned heap: its queued final collection, or freeing it.
+///
+/// # Safety
+/// `ptr` is a live state; the caller uses no reference into it afterwards.
+#[cold]
+#[inline(never)]
+unsafe fn orphan_after_release(ptr: NonNull<HeapState>) {
+    // SAFETY: live (caller's contract).
+    let state = unsafe { ptr.as_ref() };
     if state.closing.get() && !state.trashcan.releasing() && !gc::collecting() {
         // The `Heap` was dropped during this teardown (by one of its own objects' finalizers
         // or `Drop`s): its final collection was queued and can run now. It frees the state
