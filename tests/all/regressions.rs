@@ -214,6 +214,31 @@ fn fuzz_seed_corpus() {
     assert!(callbacks >= 1, "no seed ran a weak-reference callback");
 }
 
+/// The `hostile_ops` seeds: the `graph_ops` ones decoded by the hostile decoder, plus one
+/// that drops a second heap from a `Drop` during a collection with a panicking hook and
+/// subscriber installed (`drop_other_heap_in_collection`).
+#[test]
+fn hostile_fuzz_seed_corpus() {
+    let dir = format!("{}/fuzz/corpus/hostile_ops", env!("CARGO_MANIFEST_DIR"));
+    let (mut seeds, mut ops) = (0, 0);
+    let mut saw_other_heap = false;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("seed corpus {dir}: {e}")) {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let program = testutil::hostile_ops_from_bytes(&bytes);
+        saw_other_heap |= program.contains(&testutil::Op::NewOtherHeap);
+        let stats = testutil::run(&program);
+        assert_eq!(stats.ops, program.len(), "{}", path.display());
+        seeds += 1;
+        ops += stats.ops;
+    }
+    assert!(
+        seeds >= 5 && ops >= 60,
+        "{dir}: replayed {seeds} seeds, {ops} ops; expected at least 5 and 60"
+    );
+    assert!(saw_other_heap, "no seed drops a second heap");
+}
+
 /// Found by `graph_ops` (seconds into the second run): `debug_assert_eq!(rc, 0)` failed in
 /// `HeapInner::dealloc`. An object whose count reached zero *during another object's
 /// teardown* waits in the trashcan (count 0, value alive, weak references not yet cleared).
