@@ -158,45 +158,84 @@ struct Fin {
     me: RefCell<Option<Gc<Fin>>>,
 }
 
+/// A live object whose weak reference (made while w1 is being freed) must keep its callback.
+#[derive(Trace)]
+struct Live {
+    #[trace(skip)]
+    _n: u8,
+}
+
 thread_local! {
     static OUTER: RefCell<Option<Weak<Fin>>> = const { RefCell::new(None) };
+    static LIVE: RefCell<Option<Gc<Live>>> = const { RefCell::new(None) };
+    static W3: RefCell<Option<Weak<Live>>> = const { RefCell::new(None) };
+    static W3_CALLED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// w2's callback capture: its `Drop` releases w1 and then makes a new weak reference with a
+/// callback, which the pool places in w1's just-freed block.
+struct ReleaseThenReuse {
+    w1: Option<Weak<Fin>>,
+}
+
+impl Drop for ReleaseThenReuse {
+    fn drop(&mut self) {
+        drop(self.w1.take());
+        if let Some(live) = LIVE.with(|l| l.borrow().clone()) {
+            let w3 = Gc::downgrade_with_callback(&live, |_| W3_CALLED.with(|c| c.set(true)));
+            W3.with(|w| *w.borrow_mut() = Some(w3));
+        }
+    }
 }
 
 impl Finalize for Fin {
     fn finalize(this: &Gc<Self>) {
         // Made during the finalizer: cleared (callbacks dropped, not run) in delete_garbage.
-        // The list is newest first, so w2's callback is dropped before w1 is visited, and it
-        // owns w1's last handle.
+        // The list is newest first, so w2's callback is dropped before w1 is visited, and its
+        // capture owns w1's last handle.
         let w1 = Gc::downgrade_with_callback(this, |_| panic!("w1's callback ran"));
+        let capture = ReleaseThenReuse { w1: Some(w1) };
         let w2 = Gc::downgrade_with_callback(this, move |_| {
-            let _owned = &w1;
+            let _owned = &capture;
             panic!("w2's callback ran");
         });
         OUTER.with(|o| *o.borrow_mut() = Some(w2));
     }
 }
 
-/// Before: dropping w2's callback freed w1 mid-loop, and the loop then took w1's callback out
-/// of the freed block (Miri and ASan: use after free; a reused block lost its callback).
+/// Before: dropping w2's callback freed w1 mid-loop, the capture's new weak reference w3 took
+/// w1's block, and the loop then took "w1's" callback out of it: w3 lost its callback, which
+/// then never ran (Miri and ASan see nothing: the block stays inside a pool).
 #[test]
 fn delete_garbage_holds_weak_references_while_dropping_callbacks() {
     let (heap, seen) = recording_heap();
+    let live = heap.alloc(Live { _n: 1 });
+    LIVE.with(|l| *l.borrow_mut() = Some(live.clone()));
     let f = heap.alloc_with_finalizer(Fin {
         me: RefCell::new(None),
     });
     *f.me.borrow_mut() = Some(f.clone());
     drop(f);
-    let live_before = heap.live_objects();
     assert_eq!(heap.collect(), 1);
     let w2 = OUTER
         .with(|o| o.borrow_mut().take())
         .expect("the finalizer ran");
     assert!(w2.upgrade().is_none());
     assert!(!w2.has_callback(), "cleared without running");
-    // Fin and w1 are gone; w2 is alive (held here).
-    assert_eq!(heap.live_objects(), live_before + 2 - 2);
+    let w3 = W3
+        .with(|w| w.borrow_mut().take())
+        .expect("the capture's Drop ran");
+    assert!(w3.has_callback(), "w3 kept its callback");
     heap.check_invariants();
-    drop(w2);
+    LIVE.with(|l| l.borrow_mut().take());
+    W3_CALLED.with(|c| c.set(false));
+    drop(live);
+    assert!(
+        W3_CALLED.with(Cell::get),
+        "w3's callback ran when its referent died"
+    );
+    drop((w2, w3));
+    heap.check_invariants();
     assert_no_reports(&seen);
 }
 
