@@ -1194,3 +1194,42 @@ struct Reach {
     /// Live nodes + weak-reference objects reachable + atoms.
     lower_bound: usize,
 }
+
+// ---- scoped subscribers in parallel tests -----------------------------------------------
+
+/// Makes scoped `tracing` subscribers (`with_default`) reliable in a parallel test binary.
+///
+/// `tracing` caches each callsite's interest globally. If a callsite is first hit on another
+/// test thread (no subscriber: interest "never") while a test installs its scoped subscriber,
+/// the "never" can win the race and the test's subscriber sees no event. A global default
+/// that answers "sometimes" for every callsite keeps every callsite live, so each event asks
+/// the subscriber of its own thread. Call it before `with_default`.
+pub fn reliable_scoped_subscribers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(Sometimes);
+    });
+}
+
+/// Enables nothing itself, but keeps every callsite's interest at "sometimes".
+struct Sometimes;
+
+impl tracing::Subscriber for Sometimes {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}

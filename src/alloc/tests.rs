@@ -661,6 +661,7 @@ fn local_pool_events_outside_borrow() {
     use allocator_api2::alloc::Allocator as _;
     let seen = std::sync::Arc::new(core::sync::atomic::AtomicUsize::new(0));
     let subscriber = AllocatingSubscriber(seen.clone());
+    crate::testutil::reliable_scoped_subscribers();
     EVENT_POOL.with(|pool| {
         tracing::subscriber::with_default(subscriber, || {
             // Enough 512-byte blocks for two arenas plus one: freeing them all

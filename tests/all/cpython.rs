@@ -905,6 +905,7 @@ fn f15_debug_output() {
     a.items.borrow_mut().push(Val::Legacy(a.clone()));
     drop(a);
     heap.set_debug(DebugFlags::STATS | DebugFlags::COLLECTABLE | DebugFlags::UNCOLLECTABLE);
+    crate::support::reliable_scoped_subscribers();
     let found = tracing::subscriber::with_default(Shared(shared.clone()), || {
         heap.collect_generation(0).unwrap()
     });

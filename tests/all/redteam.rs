@@ -158,6 +158,7 @@ fn local_pool_grow_with_panicking_subscriber_double_frees() {
     use pygc::alloc::LocalPool;
 
     let pool: LocalPool = LocalPool::new();
+    crate::support::reliable_scoped_subscribers();
     tracing::subscriber::with_default(ArmedSubscriber, || {
         // v's 8-byte block, and a neighbour in the same pool so that the pool stays in use.
         let mut v: AVec<u8, &LocalPool> = AVec::with_capacity_in(8, &pool);

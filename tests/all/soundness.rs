@@ -332,6 +332,7 @@ thread_local! {
 #[test]
 fn panicking_tracing_subscriber_leaves_heap_consistent() {
     EVENTS.with(|e| e.set(0));
+    crate::support::reliable_scoped_subscribers();
     tracing::subscriber::with_default(PanickingSubscriber, || {
         // No hook: the unraisable reports themselves go to the subscriber.
         let heap = Heap::with_config(HeapConfig {
@@ -396,6 +397,7 @@ fn debug_collectable_subscriber_cannot_reach_garbage() {
     TARGET.with(|t| *t.borrow_mut() = Some(Gc::downgrade(&a)));
     drop((a, b));
     heap.set_debug(DebugFlags::COLLECTABLE);
+    crate::support::reliable_scoped_subscribers();
     let found = tracing::subscriber::with_default(UpgradingSubscriber, || heap.collect());
     heap.set_debug(DebugFlags::empty());
     assert!(
@@ -671,6 +673,7 @@ fn subscriber_allocating_during_an_arena_event() {
     let (heap, seen) = recording_heap();
     let heap = Rc::new(heap);
     ALLOC_HEAP.with(|h| *h.borrow_mut() = Some(heap.clone()));
+    crate::support::reliable_scoped_subscribers();
     let objects: Vec<Gc<Probe>> = tracing::subscriber::with_default(AllocatingSubscriber, || {
         // Enough for a few arenas (Miri's geometry is 16 KiB arenas).
         let n = if cfg!(miri) { 1_000 } else { 20_000 };

@@ -118,6 +118,11 @@ impl Drop for TestHeap {
     }
 }
 
+/// See [`pygc::testutil::reliable_scoped_subscribers`]: call it before `with_default`.
+pub fn reliable_scoped_subscribers() {
+    pygc::testutil::reliable_scoped_subscribers();
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
