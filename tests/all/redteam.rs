@@ -110,6 +110,7 @@ fn downgrade_races_basic_weakref_created_by_gc_callback() {
     );
     drop(inner);
     heap.check_invariants();
+    assert!(seen.borrow().is_empty(), "unraisable: {:?}", seen.borrow());
     assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
 }
 
@@ -346,6 +347,9 @@ fn heap_dropped_by_gc_callback_inside_downgrade_collection() {
     });
     heap.set_threshold(1, 10, 10);
     heap.enable();
+    let reports = Rc::new(Cell::new(0));
+    let r = reports.clone();
+    heap.set_unraisable_hook(move |_| r.set(r.get() + 1));
     OWNED_HEAP.with(|h| *h.borrow_mut() = Some(heap));
     let w = Gc::downgrade(&x); // count[0] 2 -> 3 > 1: collects inside the allocation
     assert!(
@@ -355,6 +359,7 @@ fn heap_dropped_by_gc_callback_inside_downgrade_collection() {
     assert_eq!(w.upgrade().map(|n| n.tag), Some(1));
     drop(x);
     assert!(w.upgrade().is_none());
+    assert_eq!(reports.get(), 0, "a callback or Drop panicked");
 }
 
 /// Safety held (no use after free: `releasing` keeps the state alive through the final
@@ -388,6 +393,9 @@ fn last_rc_heap_dropped_by_own_objects_finalizer() {
     }
     let token = Rc::new(());
     let heap = Rc::new(Heap::new());
+    let reports = Rc::new(Cell::new(0));
+    let r = reports.clone();
+    heap.set_unraisable_hook(move |_| r.set(r.get() + 1));
     let cyc = heap.alloc(Tok {
         me: RefCell::new(None),
         token: token.clone(),
@@ -405,6 +413,7 @@ fn last_rc_heap_dropped_by_own_objects_finalizer() {
         1,
         "the cycle only the dying object held was never collected (orphaned heap leaked)"
     );
+    assert_eq!(reports.get(), 0, "the finalizer panicked");
 }
 
 thread_local! {
@@ -454,6 +463,8 @@ fn collect_and_freeze_from_refcount_death_finalizer() {
     assert_eq!(heap.collect(), 2);
     assert_eq!(heap.live_objects(), 0);
     heap.check_invariants();
+    // The finalizer's own `check_invariants` would only have been reported, not failed.
+    assert_eq!(heap.unraisable_count(), 0, "the finalizer panicked");
     COLLECT_HEAP.with(|h| h.borrow_mut().take());
 }
 
