@@ -407,10 +407,31 @@ impl Drop for OtherNode {
     }
 }
 
-/// A `tracing` subscriber that panics on every event and every span entry.
-struct PanickingSubscriber;
+/// A `tracing` subscriber made of three plain functions, for tests: every callsite enabled,
+/// every span id 1. One skeleton for the panicking, counting and re-entering subscribers of
+/// the tests.
+#[derive(Clone, Copy, Debug)]
+pub struct FnSubscriber {
+    /// Called on every event.
+    pub event: fn(&tracing::Event<'_>),
+    /// Called on every span entry.
+    pub enter: fn(),
+    /// Called on every span exit.
+    pub exit: fn(),
+}
 
-impl tracing::Subscriber for PanickingSubscriber {
+impl FnSubscriber {
+    /// Does nothing on span entry or exit; `event` on every event.
+    pub fn on_event(event: fn(&tracing::Event<'_>)) -> FnSubscriber {
+        FnSubscriber {
+            event,
+            enter: || {},
+            exit: || {},
+        }
+    }
+}
+
+impl tracing::Subscriber for FnSubscriber {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         true
     }
@@ -419,16 +440,23 @@ impl tracing::Subscriber for PanickingSubscriber {
     }
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, _: &tracing::Event<'_>) {
-        panic!("{INJECTED} subscriber panic (event)");
+    fn event(&self, event: &tracing::Event<'_>) {
+        (self.event)(event);
     }
     fn enter(&self, _: &tracing::span::Id) {
-        panic!("{INJECTED} subscriber panic (enter)");
+        (self.enter)();
     }
     fn exit(&self, _: &tracing::span::Id) {
-        panic!("{INJECTED} subscriber panic (exit)");
+        (self.exit)();
     }
 }
+
+/// The hostile programs' subscriber: panics on every event, span entry and exit.
+const PANICKING_SUBSCRIBER: FnSubscriber = FnSubscriber {
+    event: |_| panic!("{INJECTED} subscriber panic (event)"),
+    enter: || panic!("{INJECTED} subscriber panic (enter)"),
+    exit: || panic!("{INJECTED} subscriber panic (exit)"),
+};
 
 // ---- the model -----------------------------------------------------------------------------
 
@@ -835,7 +863,7 @@ impl Interpreter {
             Op::PanickingHook(on) => sh.panicking_hook.set(on),
             Op::PanickingSubscriber(on) => {
                 if on && self.subscriber.is_none() {
-                    self.subscriber = Some(tracing::subscriber::set_default(PanickingSubscriber));
+                    self.subscriber = Some(tracing::subscriber::set_default(PANICKING_SUBSCRIBER));
                 } else if !on {
                     self.subscriber = None;
                 }

@@ -122,28 +122,14 @@ thread_local! {
 }
 
 /// Panics on `pygc::alloc` events while `ARMED`.
-struct ArmedSubscriber;
-
-impl tracing::Subscriber for ArmedSubscriber {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        if event.metadata().target() == "pygc::alloc" {
-            ALLOC_EVENTS.with(|e| e.set(e.get() + 1));
-            if ARMED.with(Cell::get) {
-                ARMED.with(|a| a.set(false));
-                panic!("subscriber panics on an arena event");
-            }
+fn armed_event(event: &tracing::Event<'_>) {
+    if event.metadata().target() == "pygc::alloc" {
+        ALLOC_EVENTS.with(|e| e.set(e.get() + 1));
+        if ARMED.with(Cell::get) {
+            ARMED.with(|a| a.set(false));
+            panic!("subscriber panics on an arena event");
         }
     }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// `LocalPool::with` runs the allocator call (here `realloc`, which moves the block and frees
@@ -160,7 +146,7 @@ fn local_pool_grow_with_panicking_subscriber_double_frees() {
 
     let pool: LocalPool = LocalPool::new();
     crate::support::reliable_scoped_subscribers();
-    tracing::subscriber::with_default(ArmedSubscriber, || {
+    tracing::subscriber::with_default(pygc::testutil::FnSubscriber::on_event(armed_event), || {
         // v's 8-byte block, and a neighbour in the same pool so that the pool stays in use.
         let mut v: AVec<u8, &LocalPool> = AVec::with_capacity_in(8, &pool);
         v.push(1);

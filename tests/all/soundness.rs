@@ -7,6 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
+use pygc::testutil::FnSubscriber;
 use pygc::{DebugFlags, Finalize, Gc, Heap, HeapConfig, Trace, Unraisable, Visitor, Weak};
 
 /// A heap with automatic collection off and a hook that records every unraisable report.
@@ -299,33 +300,19 @@ fn panicking_unraisable_hook_leaves_heap_consistent() {
     heap.check_invariants();
 }
 
-/// A `tracing` subscriber that panics on every event and every span entry.
-struct PanickingSubscriber;
-
-impl tracing::Subscriber for PanickingSubscriber {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        EVENTS.with(|e| e.set(e.get() + 1));
-        panic!("subscriber panics on {}", event.metadata().target());
-    }
-    fn enter(&self, _: &tracing::span::Id) {
-        panic!("subscriber panics entering a span");
-    }
-    fn exit(&self, _: &tracing::span::Id) {
-        panic!("subscriber panics leaving a span");
-    }
-}
-
 thread_local! {
     static EVENTS: Cell<u32> = const { Cell::new(0) };
 }
+
+/// Panics on every event (counting it) and every span entry and exit.
+const PANICKING_SUBSCRIBER: FnSubscriber = FnSubscriber {
+    event: |event| {
+        EVENTS.with(|e| e.set(e.get() + 1));
+        panic!("subscriber panics on {}", event.metadata().target());
+    },
+    enter: || panic!("subscriber panics entering a span"),
+    exit: || panic!("subscriber panics leaving a span"),
+};
 
 /// Before: a panicking subscriber unwound out of the middle of `collect()` (the debug events
 /// and the default unraisable report are emitted mid-collection).
@@ -333,7 +320,7 @@ thread_local! {
 fn panicking_tracing_subscriber_leaves_heap_consistent() {
     EVENTS.with(|e| e.set(0));
     crate::support::reliable_scoped_subscribers();
-    tracing::subscriber::with_default(PanickingSubscriber, || {
+    tracing::subscriber::with_default(PANICKING_SUBSCRIBER, || {
         // No hook: the unraisable reports themselves go to the subscriber.
         let heap = Heap::with_config(HeapConfig {
             enabled: false,
@@ -361,26 +348,12 @@ thread_local! {
 }
 
 /// Upgrades `TARGET` on every event.
-struct UpgradingSubscriber;
-
-impl tracing::Subscriber for UpgradingSubscriber {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
+fn upgrading_event(_: &tracing::Event<'_>) {
+    EVENTS.with(|e| e.set(e.get() + 1));
+    let up = TARGET.with(|t| t.borrow().as_ref().and_then(Weak::upgrade));
+    if up.is_some() {
+        RESURRECTED.with(|r| *r.borrow_mut() = up);
     }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, _: &tracing::Event<'_>) {
-        EVENTS.with(|e| e.set(e.get() + 1));
-        let up = TARGET.with(|t| t.borrow().as_ref().and_then(Weak::upgrade));
-        if up.is_some() {
-            RESURRECTED.with(|r| *r.borrow_mut() = up);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// Before: the DEBUG_COLLECTABLE events ran the subscriber right after move_unreachable; its
@@ -398,7 +371,9 @@ fn debug_collectable_subscriber_cannot_reach_garbage() {
     drop((a, b));
     heap.set_debug(DebugFlags::COLLECTABLE);
     crate::support::reliable_scoped_subscribers();
-    let found = tracing::subscriber::with_default(UpgradingSubscriber, || heap.collect());
+    let found = tracing::subscriber::with_default(FnSubscriber::on_event(upgrading_event), || {
+        heap.collect()
+    });
     heap.set_debug(DebugFlags::empty());
     assert!(
         EVENTS.with(Cell::get) >= 2,
@@ -640,29 +615,15 @@ thread_local! {
 }
 
 /// Allocates in `ALLOC_HEAP` on every `pygc::alloc` event.
-struct AllocatingSubscriber;
-
-impl tracing::Subscriber for AllocatingSubscriber {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        if event.metadata().target() == "pygc::alloc" {
-            EVENTS.with(|e| e.set(e.get() + 1));
-            let heap = ALLOC_HEAP.with(|h| h.borrow().clone());
-            if let Some(heap) = heap {
-                let x = heap.alloc(7u64);
-                ALLOCATED.with(|a| a.borrow_mut().push(x));
-            }
+fn allocating_event(event: &tracing::Event<'_>) {
+    if event.metadata().target() == "pygc::alloc" {
+        EVENTS.with(|e| e.set(e.get() + 1));
+        let heap = ALLOC_HEAP.with(|h| h.borrow().clone());
+        if let Some(heap) = heap {
+            let x = heap.alloc(7u64);
+            ALLOCATED.with(|a| a.borrow_mut().push(x));
         }
     }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// Before: the heap emitted arena events while its pools were mutably borrowed, so a
@@ -674,13 +635,14 @@ fn subscriber_allocating_during_an_arena_event() {
     let heap = Rc::new(heap);
     ALLOC_HEAP.with(|h| *h.borrow_mut() = Some(heap.clone()));
     crate::support::reliable_scoped_subscribers();
-    let objects: Vec<Gc<Probe>> = tracing::subscriber::with_default(AllocatingSubscriber, || {
-        // Enough for a few arenas (Miri's geometry is 16 KiB arenas).
-        let n = if cfg!(miri) { 1_000 } else { 20_000 };
-        let objects = (0..n).map(|_| probe(&heap, None)).collect();
-        ALLOC_HEAP.with(|h| *h.borrow_mut() = None);
-        objects
-    });
+    let objects: Vec<Gc<Probe>> =
+        tracing::subscriber::with_default(FnSubscriber::on_event(allocating_event), || {
+            // Enough for a few arenas (Miri's geometry is 16 KiB arenas).
+            let n = if cfg!(miri) { 1_000 } else { 20_000 };
+            let objects = (0..n).map(|_| probe(&heap, None)).collect();
+            ALLOC_HEAP.with(|h| *h.borrow_mut() = None);
+            objects
+        });
     assert!(EVENTS.with(Cell::get) >= 2, "arenas were acquired");
     assert_eq!(
         ALLOCATED.with(|a| a.borrow().len()) as u32,
