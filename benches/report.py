@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Turn criterion's stored estimates into the ratio tables of benches/README.md.
+"""The workloads table of benches/README.md, from one run of benches/workloads.rs (criterion)
+and benches/cpython_workloads.py.
 
-    python3 benches/report.py [--criterion-dir $CARGO_TARGET_DIR/criterion] [--cpython FILE]
+    python3 benches/report.py --criterion-dir benches/target/criterion --cpython cpython.json \
+        [--write benches/README.md]
 
-Reads <dir>/<group>/<bench>/new/estimates.json (median of the last run) and, optionally, the
-table printed by benches/cpython_collect.py (saved to FILE) for the CPython column.
+Reads <dir>/<case>/<system>/new/estimates.json (criterion's median of the case's samples, ns
+per run) and divides by the case's n: ns per object (W5: per alloc+free pair). With --write,
+replaces the text between the README's `<!-- workloads:begin -->` and `<!-- workloads:end -->`
+markers.
 """
 
 import argparse
@@ -12,127 +16,111 @@ import json
 import os
 import re
 
-LIBS = ["pygc", "rust_cc", "bacon_rajan_cc", "rust_gc", "dumpster", "gcmodule"]
-CASES = [
-    ("W1_pairs", 1_000_000),
-    ("W2_ring", 1_000_000),
-    ("W2_ring", 100_000),
-    ("W3_live", 1_000_000),
-    ("W3_live", 100_000),
-]
-GOALS = {("W1_pairs", 1_000_000): 20, ("W2_ring", 1_000_000): 20, ("W3_live", 1_000_000): 60,
-         ("W3_live", 100_000): 25}
+CASES = [("W1_1M", 1_000_000), ("W1_100k", 100_000), ("W2_1M", 1_000_000),
+         ("W3_1M", 1_000_000), ("W3_100k", 100_000), ("W4_1M", 1_000_000),
+         ("W5a", 1_000_000), ("W5b", 1_000_000)]
+COLLECTORS = ["rust_cc", "bacon_rajan_cc", "rust_gc", "dumpster", "gcmodule"]
+PEERS = {c: COLLECTORS for c, _ in CASES}
+PEERS["W4_1M"] = ["rc"] + COLLECTORS
+PEERS["W5a"] = PEERS["W5b"] = ["mimalloc", "glibc"]
+# The issue's goals, ns per object, or a ratio against a named baseline.
+GOALS = {"W1_1M": ("abs", 25), "W1_100k": ("abs", 15), "W2_1M": ("abs", 25),
+         "W3_1M": ("abs", 75), "W3_100k": ("abs", 30), "W4_1M": ("rel", "rc", 1.2),
+         "W5a": ("rel", "mimalloc", 1.0), "W5b": ("rel", "mimalloc", 1.2)}
 
 
-def median_ns(root, group, bench):
-    path = os.path.join(root, group, bench, "new", "estimates.json")
+def median(root, case, system, n):
+    path = os.path.join(root, case, system, "new", "estimates.json")
     try:
         with open(path) as f:
-            return json.load(f)["median"]["point_estimate"]
+            return json.load(f)["median"]["point_estimate"] / n
     except FileNotFoundError:
         return None
 
 
-def probes(root):
+def outcomes(root):
     out = {}
     try:
-        with open(os.path.join(root, "collect-stack-probe.txt")) as f:
+        with open(os.path.join(root, "workloads-outcomes.txt")) as f:
             for line in f:
                 if line.startswith("#") or not line.strip():
                     continue
-                lib, w, n, outcome = line.split(maxsplit=3)
-                out[(lib, w, int(n))] = outcome.strip()
+                case, system, outcome = line.split(maxsplit=2)
+                out[(case, system)] = outcome.strip()
     except FileNotFoundError:
         pass
     return out
 
 
 def cpython(path):
-    out = {}
-    if not path:
-        return out
-    with open(path) as f:
-        for line in f:
-            m = re.match(r"\|\s*(W\w+)\s*\|\s*(\d+)\s*\|\s*([\d.]+)\s*\|", line)
-            if m:
-                out[(m.group(1), int(m.group(2)))] = float(m.group(3))
-    return out
+    res = {}
+    if path:
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    res[(r["case"], r["shape"])] = r["median"]
+    return res
+
+
+def fmt(x):
+    return "—" if x is None else (f"{x:.1f}" if x >= 10 else f"{x:.2f}")
+
+
+def table(root, cp):
+    outs = outcomes(root)
+    lines = ["| workload | pygc | peers (ns/object) | best peer | CPython 3.11 | goal | pygc vs best peer | met |",
+             "|---|---|---|---|---|---|---|---|"]
+    for case, n in CASES:
+        p = median(root, case, "pygc", n)
+        peers = []
+        for s in PEERS[case]:
+            v = median(root, case, s, n)
+            o = outs.get((case, s), "ok")
+            peers.append((s, v, o))
+        cells = []
+        for s, v, o in peers:
+            if o != "ok":
+                cells.append(f"{s} failed")
+            elif v is not None:
+                cells.append(f"{s} {fmt(v)}")
+        # W4's Rc is the floor (no collector), not a peer to beat.
+        contenders = [(s, v) for s, v, o in peers if v is not None and o == "ok" and s != "rc"]
+        best = min(contenders, key=lambda t: t[1]) if contenders else None
+        if case.startswith("W5"):
+            cpy = fmt(cp.get((case, "pymalloc"))) + " (pymalloc)"
+        else:
+            cpy = f"{fmt(cp.get((case, 'list')))} / {fmt(cp.get((case, 'slots')))}"
+        goal = GOALS[case]
+        if goal[0] == "abs":
+            gtext = f"≤ {goal[1]}"
+            met = p is not None and p <= goal[1]
+        else:
+            base = median(root, case, goal[1], n)
+            gtext = f"≤ {goal[2]}× {goal[1]}" + (f" = {fmt(base * goal[2])}" if base else "")
+            met = p is not None and base is not None and p <= base * goal[2]
+        vs = f"{best[1] / p:.2f}× faster" if best and p else "—"
+        lines.append(f"| {case} | {fmt(p)} | {', '.join(cells)} | "
+                     f"{best[0] + ' ' + fmt(best[1]) if best else '—'} | {cpy} | {gtext} | {vs} | "
+                     f"{'yes' if met else 'no'} |")
+    return "\n".join(lines)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    target = os.environ.get("CARGO_TARGET_DIR", "target")
-    ap.add_argument("--criterion-dir", default=os.path.join(target, "criterion"))
+    ap.add_argument("--criterion-dir", default="benches/target/criterion")
     ap.add_argument("--cpython", default=None)
+    ap.add_argument("--write", default=None, help="README to update between the markers")
     args = ap.parse_args()
-    root = args.criterion_dir
-
-    # ---- refcount -------------------------------------------------------------------------
-    n = 1_000_000
-    print("### Refcount churn (1M objects, ns/object, median)\n")
-    rc = median_ns(root, "churn", "rc_refcell")
-    print("| implementation | ns/object | vs Rc<RefCell> |")
-    print("|---|---|---|")
-    for bench, label in [("pygc_gc_enabled", "pygc (automatic gc enabled)"),
-                         ("pygc_gc_disabled", "pygc (gc disabled)"),
-                         ("rc_refcell", "Rc<RefCell<_>>"), ("gcmodule", "gcmodule Cc<RefCell<_>>")]:
-        v = median_ns(root, "churn", bench)
-        if v is None:
-            print(f"| {label} | n/a | |")
-            continue
-        ratio = f"{v / rc:.2f}x" if rc else ""
-        print(f"| {label} | {v / n:.2f} | {ratio} |")
-    print("\n### Handle clone + drop (ns/pair, median)\n")
-    rc = median_ns(root, "clone_drop", "rc")
-    pg = median_ns(root, "clone_drop", "pygc")
-    print("| implementation | ns/pair | vs Rc |")
-    print("|---|---|---|")
-    if pg and rc:
-        print(f"| pygc Gc | {pg:.3f} | {pg / rc:.2f}x |")
-        print(f"| Rc | {rc:.3f} | 1.00x |")
-    print("\n### Deep-chain teardown (1M links, ns/object, median)\n")
-    pg = median_ns(root, "deep_teardown", "pygc")
-    rc = median_ns(root, "deep_teardown", "rc_1gib_stack_thread")
-    print("| implementation | ns/object | vs Rc |")
-    print("|---|---|---|")
-    if pg and rc:
-        print(f"| pygc (trashcan, any stack) | {pg / n:.2f} | {pg / rc:.2f}x |")
-        print(f"| Rc (recursive; 1 GiB-stack thread) | {rc / n:.2f} | 1.00x |")
-
-    # ---- collector ------------------------------------------------------------------------
-    pr = probes(root)
-    cp = cpython(args.cpython)
-    print("\n### One full collection (ns/object, median)\n")
-    head = ["workload", "n"] + LIBS + ["CPython 3.11", "goal", "pygc vs best peer",
-                                       "pygc vs CPython"]
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for w, n in CASES:
-        group = f"collect_{w}_{n // 1000}k"
-        row = [w, f"{n // 1000}k"]
-        vals = {}
-        for lib in LIBS:
-            v = median_ns(root, group, lib)
-            outcome = pr.get((lib, w, n), "ok")
-            if outcome != "ok":
-                row.append(outcome.replace("stack-overflow-during-", "overflow in "))
-            elif v is None:
-                row.append("n/a")
-            else:
-                vals[lib] = v / n
-                row.append(f"{v / n:.1f}")
-        c = cp.get((w, n))
-        row.append(f"{c:.1f}" if c else "n/a")
-        row.append(f"<= {GOALS[(w, n)]}" if (w, n) in GOALS else "")
-        peers = {k: v for k, v in vals.items() if k != "pygc"}
-        p = vals.get("pygc")
-        if p and peers:
-            best = min(peers, key=peers.get)
-            row.append(f"{p / peers[best]:.2f}x ({best})")
-        else:
-            row.append("")
-        row.append(f"{p / c:.2f}x" if p and c else "")
-        print("| " + " | ".join(row) + " |")
+    t = table(args.criterion_dir, cpython(args.cpython))
+    print(t)
+    if args.write:
+        with open(args.write) as f:
+            text = f.read()
+        new = re.sub(r"(<!-- workloads:begin -->\n).*?(<!-- workloads:end -->)",
+                     lambda m: m.group(1) + t + "\n" + m.group(2), text, flags=re.S)
+        with open(args.write, "w") as f:
+            f.write(new)
 
 
 if __name__ == "__main__":

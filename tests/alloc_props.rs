@@ -28,6 +28,10 @@ enum Op {
     Free { pick: usize },
     /// Resize the live block chosen by `pick`.
     Realloc { pick: usize, new_size: usize },
+    /// Turn the empty-pool hysteresis on or off (off gives the parked pool back).
+    KeepEmptyPool(bool),
+    /// Give the parked empty pool back.
+    Trim,
 }
 
 fn size_strategy() -> impl Strategy<Value = usize> {
@@ -46,6 +50,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => any::<usize>().prop_map(|pick| Op::Dealloc { pick }),
         1 => any::<usize>().prop_map(|pick| Op::Free { pick }),
         2 => (any::<usize>(), size_strategy()).prop_map(|(pick, new_size)| Op::Realloc { pick, new_size }),
+        1 => prop_oneof![any::<bool>().prop_map(Op::KeepEmptyPool), Just(Op::Trim)],
     ]
 }
 
@@ -178,6 +183,8 @@ fn run<G: Geometry>(ops: &[Op]) {
                     }
                 }
             }
+            Op::KeepEmptyPool(keep) => a.set_keep_empty_pool(keep),
+            Op::Trim => a.trim(),
             Op::Realloc { pick, new_size } => {
                 if let Some(b) = take(&mut model, pick) {
                     // SAFETY: live block with its layout.
@@ -298,6 +305,8 @@ fn run_light<G: Geometry>(ops: &[Op]) {
                     unsafe { a.dealloc(b.ptr, b.layout) };
                 }
             }
+            Op::KeepEmptyPool(keep) => a.set_keep_empty_pool(keep),
+            Op::Trim => a.trim(),
         }
         if i % 64 == 0 {
             check_stats(&a, &model);

@@ -79,6 +79,12 @@ fn run<G: Geometry>(data: &[u8]) {
                     }
                 }
             }
+            3 if op[3] >= 0xf0 => match op[3] & 3 {
+                // Empty-pool hysteresis: on, off (gives the parked pool back), or trim.
+                0 => a.set_keep_empty_pool(true),
+                1 => a.set_keep_empty_pool(false),
+                _ => a.trim(),
+            },
             _ => {
                 if let Some(b) = take(&mut m, x) {
                     let new = y % 1100;

@@ -67,6 +67,12 @@ pub struct Allocator<G: Geometry = DefaultGeometry> {
     large_blocks: usize,
     /// Bytes requested by the blocks in `large_blocks`.
     large_bytes: usize,
+    /// The one empty pool kept on its used list instead of going back to its arena (null
+    /// when none): see [`pool_now_empty`](Self::pool_now_empty). Cleared whenever that
+    /// pool is returned, so it never points outside a carved pool of a live arena.
+    parked: *mut PoolHeader,
+    /// Whether empty pools are parked at all ([`set_keep_empty_pool`](Self::set_keep_empty_pool)).
+    keep_empty_pool: bool,
 }
 
 // SAFETY: the allocator owns all memory its raw pointers refer to (arenas and
@@ -106,6 +112,8 @@ impl<G: Geometry> Allocator<G> {
             pending: Pending::new(),
             large_blocks: 0,
             large_bytes: 0,
+            parked: ptr::null_mut(),
+            keep_empty_pool: true,
         }
     }
 
@@ -295,6 +303,11 @@ impl<G: Geometry> Allocator<G> {
             // SAFETY: the pool is full (on no list) resp. used and now empty.
             FreeOutcome::WasFull => unsafe { self.pool_was_full(pool) },
             // SAFETY: as above.
+            // The parked pool emptying again is the alloc/free loop hysteresis exists for: it
+            // stays parked (it may sit empty on its used list; `return_pool` trims it if it
+            // alone keeps its arena), so that loop pays one compare here.
+            FreeOutcome::NowEmpty if pool == self.parked => {}
+            // SAFETY: as above.
             FreeOutcome::NowEmpty => unsafe { self.pool_now_empty(pool) },
         }
     }
@@ -321,7 +334,17 @@ impl<G: Geometry> Allocator<G> {
         }
     }
 
-    /// The last block of a used pool came back: the pool goes to its arena.
+    /// The last block of a used pool came back.
+    ///
+    /// CPython gives the pool back to its arena at once, and the next allocation of the
+    /// class takes a pool from the arena again and re-initialises it: a loop that allocates
+    /// and frees one block on an otherwise empty class pays both slow paths on every
+    /// iteration. Hysteresis instead: when the pool is the only one of its class, it stays
+    /// on its used list, empty ("parked"), and the next allocation pops from it on the fast
+    /// path. At most one pool is parked at a time (parking another gives the previous one
+    /// back if it is still empty), so the memory kept is one pool and at most one arena
+    /// that would otherwise have been released. [`stats`](Self::stats) counts a parked pool
+    /// as unused, as CPython's numbers would; [`trim`](Self::trim) gives it back.
     ///
     /// # Safety
     ///
@@ -330,11 +353,56 @@ impl<G: Geometry> Allocator<G> {
     #[inline(never)]
     unsafe fn pool_now_empty(&mut self, pool: *mut PoolHeader) {
         // SAFETY: `pool` is a valid header on list `szidx` (contract).
+        let idx = unsafe { pool::info(pool).szidx } as usize;
+        // SAFETY: as above.
+        let sole = self.usedpools.heads[idx] == pool && unsafe { pool::next_of(pool) }.is_null();
+        if sole && self.keep_empty_pool && !self.return_would_release(pool) {
+            if self.parked != pool {
+                let previous = core::mem::replace(&mut self.parked, pool);
+                // SAFETY: `parked` is null or a carved pool of a live arena (field
+                // invariant: `return_pool` clears it).
+                unsafe { self.give_back_if_empty(previous) };
+            }
+            return;
+        }
+        // SAFETY: `pool` is a valid header on list `idx` (contract).
         unsafe {
-            let idx = pool::info(pool).szidx as usize;
             self.usedpools.unlink(idx, pool);
             self.return_pool(pool);
         }
+    }
+
+    /// Gives the parked pool back to its arena if it is still empty (an allocation may have
+    /// used it since; then it is an ordinary used or full pool and stays).
+    ///
+    /// # Safety
+    ///
+    /// `pool` is null or a carved pool of a live arena of this allocator.
+    unsafe fn give_back_if_empty(&mut self, pool: *mut PoolHeader) {
+        if pool.is_null() {
+            return;
+        }
+        // SAFETY: a carved pool has a valid header (contract).
+        let info = unsafe { pool::info(pool) };
+        if info.count == 0 {
+            // An empty carved pool that is not in its arena's free list is on its used list:
+            // only `pool_now_empty` leaves an empty pool outside the arena, and it leaves it
+            // linked.
+            // SAFETY: as just argued, `pool` is on list `szidx` with count 0.
+            unsafe {
+                self.usedpools.unlink(info.szidx as usize, pool);
+                self.return_pool(pool);
+            }
+        }
+    }
+
+    /// Gives the parked empty pool (see [`pool_now_empty`](Self::pool_now_empty)) back to its
+    /// arena, releasing the arena if it became wholly free: afterwards the allocator holds
+    /// exactly what CPython's would.
+    pub fn trim(&mut self) {
+        let parked = core::mem::replace(&mut self.parked, ptr::null_mut());
+        // SAFETY: `parked` is null or a carved pool of a live arena (field invariant).
+        unsafe { self.give_back_if_empty(parked) };
     }
 
     /// Gives an empty pool (on no list) back to its arena and runs the
@@ -344,11 +412,45 @@ impl<G: Geometry> Allocator<G> {
     ///
     /// `pool` is a valid header with count 0 on no list.
     unsafe fn return_pool(&mut self, pool: *mut PoolHeader) {
+        if pool == self.parked {
+            // The parked pool leaves its list: forget it before its arena may go.
+            self.parked = ptr::null_mut();
+        }
         // SAFETY: per the contract.
         let id = unsafe { self.arenas.put_pool(pool) };
         if self.usable.pool_returned(&mut self.arenas.objs, id) == Returned::Release {
             let event = self.arenas.release(id);
             self.note(event);
+        } else if !self.parked.is_null() && self.return_would_release(self.parked) {
+            // The parked pool is now all that keeps its arena: CPython would release that
+            // arena here, so give the pool back too (this recurses once: `parked` is null).
+            self.trim();
+        }
+    }
+
+    /// Whether giving `pool` (empty, of a live arena) back would release its arena: the
+    /// arena's every other pool is free and it is not the last usable arena
+    /// (`UsableArenas::pool_returned`'s rule).
+    fn return_would_release(&self, pool: *mut PoolHeader) -> bool {
+        // SAFETY: callers pass a carved pool of a live arena (`pool_now_empty`'s contract,
+        // or the `parked` field invariant).
+        let info = unsafe { pool::info(pool) };
+        let arena = &self.arenas.objs[info.arenaindex as usize];
+        info.count == 0
+            && arena.nfreepools > 0
+            && arena.nfreepools + 1 == arena.ntotalpools
+            && arena.next.is_some()
+    }
+
+    /// Whether an empty pool that is the only pool of its class stays on its used list
+    /// ("parked", see [`pool_now_empty`](Self::pool_now_empty)). On by default. Off gives
+    /// CPython's exact pool order: an emptied pool always goes back to its arena at once,
+    /// so the next pool carved for any class is that one. Turning it off gives the parked
+    /// pool back.
+    pub fn set_keep_empty_pool(&mut self, keep: bool) {
+        self.keep_empty_pool = keep;
+        if !keep {
+            self.trim();
         }
     }
 
@@ -487,7 +589,11 @@ impl<G: Geometry> Allocator<G> {
             // SAFETY: yields valid headers of live arenas.
             let info = unsafe { pool::info(p) };
             if info.count == 0 {
-                return; // empty: counted with the arena's free pools below
+                // Empty: counted with the arena's free pools below, or the parked pool.
+                if p == self.parked {
+                    s.unused_pools += 1;
+                }
+                return;
             }
             let c = &mut s.classes[info.szidx as usize];
             let cap = SizeClass::from_index::<G>(info.szidx as usize)
@@ -575,7 +681,10 @@ impl<G: Geometry> Allocator<G> {
                 let (info, back) = unsafe { (pool::info(p), (*p).prevpool) };
                 assert_eq!(back, prev, "used list {c} back link broken");
                 assert_eq!(info.szidx as usize, c, "pool on the wrong used list");
-                assert!(info.count >= 1, "empty pool on used list {c}");
+                assert!(
+                    info.count >= 1 || p == self.parked,
+                    "empty pool on used list {c} (not the parked one)"
+                );
                 assert!(
                     !info.free_is_null,
                     "pool without a free block on used list {c}"
@@ -598,6 +707,9 @@ impl<G: Geometry> Allocator<G> {
             );
             assert_eq!(info.owner, self.owner_tag, "pool owner tag stale");
             if info.count == 0 {
+                if p == self.parked {
+                    used += 1; // the parked pool: empty, on its used list
+                }
                 return;
             }
             let class = SizeClass::from_index::<G>(info.szidx as usize).expect("valid class");

@@ -119,6 +119,8 @@ fn pool_fill_and_drain_cpython() {
 #[test]
 fn same_class_reuse_keeps_free_list() {
     let mut a = Allocator::<DefaultGeometry>::new();
+    // CPython's exact pool order: the emptied pool goes back to its arena at once.
+    a.set_keep_empty_pool(false);
     let p = a.alloc(small(64)).unwrap();
     let q = a.alloc(small(64)).unwrap();
     let pool = pool_of::<DefaultGeometry>(p);
@@ -689,4 +691,84 @@ fn local_pool_events_outside_borrow() {
         assert_eq!(s.bytes_in_use, 0);
         pool.check();
     });
+}
+
+/// The empty-pool hysteresis: an alloc/free loop on an otherwise empty class keeps its pool
+/// (no arena traffic, the same block every time), the parked pool counts as unused, and
+/// `trim` gives it back.
+#[test]
+fn empty_pool_is_parked_and_trimmed() {
+    let mut a = Allocator::<DefaultGeometry>::new();
+    let l = small(32);
+    let first = a.alloc(l).unwrap();
+    // SAFETY: allocated above with this layout, freed once.
+    unsafe { a.dealloc(first, l) };
+    let s = a.stats();
+    assert_eq!(s.arenas_current, 1);
+    assert_eq!(
+        s.unused_pools,
+        DefaultGeometry::POOLS_PER_ARENA,
+        "the parked pool is unused"
+    );
+    a.check();
+    for _ in 0..1000 {
+        let p = a.alloc(l).unwrap();
+        assert_eq!(p, first, "the parked pool's free list serves the loop");
+        // SAFETY: as above.
+        unsafe { a.dealloc(p, l) };
+    }
+    assert_eq!(a.stats().arenas_allocated_total, 1);
+    a.check();
+    // Another class empties its pool: the first parked pool goes back to the arena.
+    let q = a.alloc(small(64)).unwrap();
+    // SAFETY: as above.
+    unsafe { a.dealloc(q, small(64)) };
+    a.check();
+    assert_eq!(a.stats().unused_pools, DefaultGeometry::POOLS_PER_ARENA);
+    a.trim();
+    a.check();
+    assert_eq!(a.stats().unused_pools, DefaultGeometry::POOLS_PER_ARENA);
+    // After `trim` the next 64-byte request carves a pool again, from the arena's free list.
+    let r = a.alloc(small(64)).unwrap();
+    assert_eq!(
+        r.as_ptr().addr() % DefaultGeometry::POOL_SIZE,
+        DefaultGeometry::POOL_OVERHEAD
+    );
+    // SAFETY: as above.
+    unsafe { a.dealloc(r, small(64)) };
+    a.check();
+}
+
+/// A parked pool never keeps an arena that CPython would release: when every other pool of
+/// its arena is free, and another arena is usable, the parked pool goes back and the arena
+/// is released.
+#[test]
+fn parked_pool_does_not_pin_its_arena() {
+    let mut a = Allocator::<DefaultGeometry>::new();
+    let l = small(512);
+    let per_pool = SizeClass::for_request::<DefaultGeometry>(512)
+        .unwrap()
+        .blocks_per_pool::<DefaultGeometry>();
+    let n = 2 * DefaultGeometry::POOLS_PER_ARENA * per_pool;
+    let v: Vec<_> = (0..n).map(|_| a.alloc(l).unwrap()).collect();
+    assert_eq!(a.stats().arenas_current, 2);
+    // A 16-byte block lives in a third arena's pool, so the second arena is not the last.
+    let keep = a.alloc(small(16)).unwrap();
+    assert_eq!(a.stats().arenas_current, 3);
+    for p in v {
+        // SAFETY: allocated above with this layout, freed once.
+        unsafe { a.dealloc(p, l) };
+        a.check();
+    }
+    let s = a.stats();
+    assert_eq!(s.arenas_reclaimed, 2, "both wholly free arenas went back");
+    assert_eq!(s.arenas_current, 1);
+    // SAFETY: as above.
+    unsafe { a.dealloc(keep, small(16)) };
+    a.check();
+    assert_eq!(
+        a.stats().arenas_current,
+        1,
+        "the last arena stays, as in CPython"
+    );
 }
