@@ -1261,3 +1261,18 @@ impl tracing::Subscriber for Sometimes {
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
+
+/// Runs `f` with the collector's visits applied at once instead of through its prefetching
+/// queues (`gc/visit.rs`), on this thread: tests compare both ways to check that the queues
+/// change nothing but timing (the same survivors, garbage and list order).
+pub fn with_undelayed_visits<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            crate::gc::visit::UNDELAYED.with(|u| u.set(false));
+        }
+    }
+    crate::gc::visit::UNDELAYED.with(|u| u.set(true));
+    let _reset = Reset;
+    f()
+}

@@ -33,7 +33,7 @@ use std::time::Instant;
 use super::list::GcList;
 use super::state::{GcState, lists};
 use super::unraisable::Unraisables;
-use super::visit::VisitOp;
+use super::visit::{DecrefQueue, ReachableQueue, VisitOp};
 use super::{CallbackPhase, CollectingGuard, CollectionInfo, DebugFlags};
 use crate::Visitor;
 use crate::object::handle::{self, AnyGc};
@@ -560,10 +560,13 @@ fn update_refs(base: GcList) {
 /// "referenced from outside the set". Objects outside (older generations, other heaps,
 /// untracked atoms) are ignored, so they act as roots.
 fn subtract_refs(base: GcList) {
-    let mut op = VisitOp::Decref;
+    let mut op = VisitOp::Decref(DecrefQueue::new());
     let mut visitor = Visitor::new(&mut op);
     for obj in base.iter() {
         obj.trace(&mut visitor);
+    }
+    if let VisitOp::Decref(queue) = &mut op {
+        queue.flush();
     }
 }
 
@@ -576,8 +579,15 @@ fn subtract_refs(base: GcList) {
 /// `prev`, so young is singly linked there.
 /// Returns the number of objects left in young (the reachable ones).
 fn move_unreachable(young: GcList, unreachable: GcList) -> usize {
-    let mut op = VisitOp::Reachable { young };
-    let mut reachable_visitor = Visitor::new(&mut op);
+    // The visits go through a queue that prefetches their targets (see `ReachableQueue`
+    // for why the delay changes nothing): flushed before a zero `gc_refs` is believed and
+    // before the end of young is.
+    let mut op = VisitOp::Reachable(ReachableQueue::new(young));
+    let flush = |op: &mut VisitOp<'_>| {
+        if let VisitOp::Reachable(queue) = op {
+            queue.flush();
+        }
+    };
     let head = young.head();
     let mut prev = head;
     let mut reachable = 0;
@@ -586,10 +596,13 @@ fn move_unreachable(young: GcList, unreachable: GcList) -> usize {
         // SAFETY: `cursor` is a node of young: live.
         let obj = unsafe { ObjRef::from_raw(cursor) };
         let h = obj.header();
+        if h.gc_refs() == 0 {
+            flush(&mut op);
+        }
         if h.gc_refs() > 0 {
             // Reachable: everything it refers to is reachable too. The trace may append to
             // young (even after `obj`), so read `next` only afterwards.
-            obj.trace(&mut reachable_visitor);
+            obj.trace(&mut Visitor::new(&mut op));
             h.set_prev_plain(prev.as_ptr());
             prev = obj;
             reachable += 1;
@@ -609,6 +622,10 @@ fn move_unreachable(young: GcList, unreachable: GcList) -> usize {
             h.set(flag::UNREACHABLE);
         }
         cursor = prev.header().next();
+        if cursor == head.as_ptr() {
+            flush(&mut op);
+            cursor = prev.header().next();
+        }
     }
     head.header().set_prev_plain(prev.as_ptr());
     reachable

@@ -337,6 +337,20 @@ impl ObjRef {
         (self.vtable().type_name)()
     }
 
+    /// Ask the CPU to start loading this object's header into cache (a hint: no effect on
+    /// what any later read returns). The collector's per-edge passes touch headers in
+    /// random order; issuing the loads a few edges ahead overlaps their DRAM latency.
+    #[inline(always)]
+    pub(crate) fn prefetch(self) {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        // SAFETY: a prefetch is a hint: it never faults and never changes memory, whatever
+        // the address; this one points at a live header anyway (ObjRef invariant).
+        unsafe {
+            use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(self.0.as_ptr().cast::<i8>());
+        }
+    }
+
     /// Run the type's `trace` on this object's value.
     #[inline]
     pub(crate) fn trace(self, visitor: &mut crate::Visitor<'_>) {
