@@ -146,6 +146,16 @@ trait Collector {
     fn root(&self, v: Vec<Self::H4>) -> Self::R;
     fn root_items(&self, r: &Self::R) -> Vec<Self::H4>;
     fn collect(&self);
+    /// Bytes the system holds for its objects right now, where it can say (pygc: its pools'
+    /// arenas plus large blocks); the profile mode divides it by n.
+    fn footprint(&self) -> Option<usize> {
+        None
+    }
+}
+
+thread_local! {
+    /// `Collector::footprint` just before the timed collection of the last W1–W3 run.
+    static FOOTPRINT: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
 /// Builds W1–W3 untimed, times one collection, checks what was freed, tears down untimed.
@@ -203,6 +213,7 @@ fn run_collect<C: Collector>(c: &C, w: W, n: usize) -> Duration {
         0,
         "{w:?}: something was freed while building"
     );
+    FOOTPRINT.with(|f| f.set(c.footprint()));
     let start = Instant::now();
     c.collect();
     let elapsed = start.elapsed();
@@ -309,6 +320,10 @@ mod pygc_nodes {
         }
         fn collect(&self) {
             self.0.collect();
+        }
+        fn footprint(&self) -> Option<usize> {
+            let s = self.0.alloc_stats();
+            Some(s.total_bytes + s.large_bytes)
         }
     }
 }
@@ -916,18 +931,25 @@ fn profile(spec: &str) {
     let n: usize = parts[2].parse().expect("n");
     let iters: usize = parts.get(3).map_or(1, |s| s.parse().expect("iters"));
     let rss0 = proc_status_bytes("VmRSS:");
-    let mut times: Vec<f64> = std::thread::Builder::new()
+    let (mut times, footprint): (Vec<f64>, _) = std::thread::Builder::new()
         .stack_size(STACK)
         .spawn(move || {
-            (0..iters)
+            let times = (0..iters)
                 .map(|_| run_once(&lib, w, n).as_nanos() as f64 / n as f64)
-                .collect()
+                .collect();
+            (times, FOOTPRINT.with(Cell::get))
         })
         .expect("spawn 8 MiB thread")
         .join()
         .expect("profile run");
     times.sort_by(f64::total_cmp);
     let peak = proc_status_bytes("VmHWM:").saturating_sub(rss0);
+    if let Some(bytes) = footprint {
+        println!(
+            "{spec}: the system's own memory before the collection: {:.1} B/object",
+            bytes as f64 / n as f64
+        );
+    }
     println!(
         "{spec}: median {:.1} ns/object over {iters} runs (min {:.1}, max {:.1}); peak RSS growth {:.1} B/object",
         times[times.len() / 2],
