@@ -298,6 +298,40 @@ impl<G: Geometry> Allocator<G> {
             return;
         };
         // SAFETY: `ptr` is a live block (contract) and `pool` its header.
+        unsafe { self.free_to_pool(pool, ptr) }
+    }
+
+    /// [`free_small`](Self::free_small) for a pointer that still carries the provenance
+    /// `alloc` gave it, over its whole pool: the pool header is found by masking the
+    /// pointer itself, without the arena-map lookup. The object heap frees its boxes this
+    /// way (its object pointers are never narrowed: it reads the owner tag at the pool's
+    /// base through them too).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live block of one of this allocator's pools, with provenance over its
+    /// whole pool.
+    #[inline(always)]
+    pub(crate) unsafe fn free_small_unnarrowed(&mut self, ptr: NonNull<u8>) {
+        debug_assert!(
+            self.arenas.pool_header_of(ptr.as_ptr().addr()).is_some(),
+            "dealloc of a pointer outside our arenas: {ptr:p}"
+        );
+        let pool = ptr
+            .as_ptr()
+            .map_addr(|a| a & !(G::POOL_SIZE - 1))
+            .cast::<PoolHeader>();
+        // SAFETY: `ptr` is a live pool block (contract); pools are POOL_SIZE-aligned and
+        // begin with their header, and `ptr`'s provenance covers the pool (contract).
+        unsafe { self.free_to_pool(pool, ptr) }
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` is a live block of the carved pool whose header is `pool`.
+    #[inline(always)]
+    unsafe fn free_to_pool(&mut self, pool: *mut PoolHeader, ptr: NonNull<u8>) {
+        // SAFETY: `ptr` is a live block (contract) and `pool` its header.
         match unsafe { pool::push_block(pool, ptr) } {
             FreeOutcome::StillUsed => {}
             // SAFETY: the pool is full (on no list) resp. used and now empty.

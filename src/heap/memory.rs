@@ -158,8 +158,10 @@ unsafe fn pool_free<G: Geometry>(
     match crate::alloc::placement::<G>(layout) {
         Placement::Small(_) => {
             // SAFETY: the same rule placed it in a pool at allocation (caller's contract), so
-            // it is a live block of one of these pools, with the pool's provenance.
-            unsafe { pools.free_small(ptr) };
+            // it is a live block of one of these pools, and an object pointer keeps the
+            // provenance `alloc` gave it, over the whole pool (`ObjRef` is built from it
+            // unnarrowed; `Header::owner` relies on the same when it masks to the pool base).
+            unsafe { pools.free_small_unnarrowed(ptr) };
             if pools.has_events() {
                 events_waiting.set(true);
             }
