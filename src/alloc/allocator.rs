@@ -430,9 +430,29 @@ impl<G: Geometry> Allocator<G> {
         }
     }
 
-    /// Gives the parked empty pool (see [`pool_now_empty`](Self::pool_now_empty)) back to its
-    /// arena, releasing the arena if it became wholly free: afterwards the allocator holds
-    /// exactly what CPython's would.
+    /// Gives the parked empty pool back to its arena, releasing the arena if it became
+    /// wholly free: afterwards the allocator holds exactly what CPython's would.
+    ///
+    /// pymalloc returns a pool to its arena the moment its last block is freed, so an
+    /// alloc/free loop on an otherwise empty size class unlinks and re-initialises a pool
+    /// on every pair. This allocator keeps ("parks") the emptied pool when it is the only
+    /// pool of its class and keeping it would not pin its arena, so arena counts stay
+    /// CPython's; [`set_keep_empty_pool`](Self::set_keep_empty_pool) turns that off.
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// use pygc::alloc::{Allocator, DefaultGeometry};
+    ///
+    /// let mut a = Allocator::<DefaultGeometry>::new_silent();
+    /// let keep = a.alloc(Layout::new::<[u8; 64]>()).unwrap(); // keeps the arena alive
+    /// let l = Layout::new::<[u8; 32]>();
+    /// let p = a.alloc(l).unwrap();
+    /// unsafe { a.dealloc(p, l) }; // its pool is now empty, and parked
+    /// let parked = a.stats().unused_pools;
+    /// a.trim(); // handed back to the arena: still unused, now on the arena's free list
+    /// assert_eq!(a.stats().unused_pools, parked);
+    /// unsafe { a.dealloc(keep, Layout::new::<[u8; 64]>()) };
+    /// ```
     pub fn trim(&mut self) {
         let parked = core::mem::replace(&mut self.parked, ptr::null_mut());
         // SAFETY: `parked` is null or a carved pool of a live arena (field invariant).
@@ -477,10 +497,16 @@ impl<G: Geometry> Allocator<G> {
     }
 
     /// Whether an empty pool that is the only pool of its class stays on its used list
-    /// ("parked", see [`pool_now_empty`](Self::pool_now_empty)). On by default. Off gives
-    /// CPython's exact pool order: an emptied pool always goes back to its arena at once,
-    /// so the next pool carved for any class is that one. Turning it off gives the parked
-    /// pool back.
+    /// ("parked", see [`trim`](Self::trim)). On by default. Off gives CPython's exact pool
+    /// order: an emptied pool always goes back to its arena at once, so the next pool carved
+    /// for any class is that one. Turning it off gives the parked pool back.
+    ///
+    /// ```
+    /// use pygc::alloc::{Allocator, DefaultGeometry};
+    ///
+    /// let mut a = Allocator::<DefaultGeometry>::new_silent();
+    /// a.set_keep_empty_pool(false); // pymalloc's behaviour, pool for pool
+    /// ```
     pub fn set_keep_empty_pool(&mut self, keep: bool) {
         self.keep_empty_pool = keep;
         if !keep {
