@@ -100,13 +100,13 @@ impl ObjectInfo {
     /// Whether the collector tracks it (`gc.is_tracked`).
     ///
     /// ```
-        /// let heap = pygc::Heap::new();
+    /// let heap = pygc::Heap::new();
     /// let s = heap.alloc(String::from("atom"));
     /// let l = heap.alloc(vec![s.clone()]);
     /// let snap = heap.snapshot();
     /// assert!(snap.info(snap.node(&l).unwrap()).is_tracked());
     /// assert!(!snap.info(snap.node(&s).unwrap()).is_tracked());
-        /// ```
+    /// ```
     pub fn is_tracked(&self) -> bool {
         self.place != Place::Untracked
     }
@@ -130,7 +130,9 @@ impl Hasher for AddrHasher {
     }
     #[inline]
     fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(32);
+        self.0 = (n as u64 >> 3)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(32);
     }
 }
 
@@ -193,8 +195,7 @@ impl Heap {
                     None => {
                         let h = target.header();
                         let ours = target.owner().as_ptr().cast_const().cast::<()>() == tag;
-                        if !whole || h.is_tracked() || !ours || h.has(flag::DEAD) || h.rc() == 0
-                        {
+                        if !whole || h.is_tracked() || !ours || h.has(flag::DEAD) || h.rc() == 0 {
                             // Another generation, another heap, or the collector's work
                             // lists: outside the walk, so an external reference to it.
                             continue;

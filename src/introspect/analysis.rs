@@ -121,7 +121,8 @@ impl RetainedSizes {
         if k == 0 {
             return Vec::new();
         }
-        let order = |a: &(NodeIndex, usize), b: &(NodeIndex, usize)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
+        let order =
+            |a: &(NodeIndex, usize), b: &(NodeIndex, usize)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
         all.select_nth_unstable_by(k - 1, order);
         all.truncate(k);
         all.sort_unstable_by(order);

@@ -69,8 +69,8 @@ pub use petgraph;
 pub use petgraph::Direction;
 pub use petgraph::graph::NodeIndex;
 
-pub use crate::heap::walk::{ObjectInfo, Place};
 use crate::heap::walk::{HeapWalk, IndexMap};
+pub use crate::heap::walk::{ObjectInfo, Place};
 use crate::object::handle::{Handle, obj_of};
 use crate::{GcError, Heap};
 
@@ -155,7 +155,11 @@ impl Snapshot {
             graph.add_node(obj);
         }
         for (from, to) in edges {
-            graph.add_edge(NodeIndex::new(from as usize), NodeIndex::new(to as usize), ());
+            graph.add_edge(
+                NodeIndex::new(from as usize),
+                NodeIndex::new(to as usize),
+                (),
+            );
         }
         Snapshot { graph, index }
     }
