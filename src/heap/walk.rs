@@ -13,23 +13,27 @@
 //!
 //! # Consistency
 //! The walk holds no handle and takes no count: a count taken by the walk would be one more
-//! reference to explain. It first copies the lists (no user code runs meanwhile), then calls
-//! each object's `Trace`, which the `Trace` contract (item 4) forbids to create, clone or
-//! drop a handle or to allocate, so the heap cannot change under the walk. Handles held by
-//! user code are simply counts, and show up as external references. Called from a finalizer,
-//! a weak callback or a `Drop` run by a collection, the walk sees only the generation lists:
-//! objects on the collector's work lists at that moment (the garbage being examined) and
-//! values already dropped (DEAD) are left out.
+//! reference to explain. Between its passes only `Trace` runs, which the `Trace` contract
+//! (item 4) forbids to create, clone or drop a handle or to allocate, so the heap cannot
+//! change under the walk. Handles held by user code are simply counts, and show up as
+//! external references. Called from a finalizer, a weak callback or a `Drop` run by a
+//! collection, the walk sees only the generation lists: objects on the collector's work
+//! lists at that moment (the garbage being examined) and values already dropped (DEAD) are
+//! left out.
 //!
 //! # Cost
-//! One pass over the lists, one `Trace` call per tracked object and one hash look-up per
-//! edge: the same order of work as a full collection's `update_refs` + `subtract_refs`. The
-//! type name is the vtable's `&'static str`, never copied.
+//! One pass over the lists numbering the objects in their `prev` words (as `update_refs`
+//! stores `gc_refs` there), one `Trace` call per tracked object reading each referent's
+//! header (as `subtract_refs`), one pass relinking `prev`: the work of a full collection
+//! with one `Trace` pass instead of two. The type name is the vtable's `&'static str`, never
+//! copied; the vectors are sized from the live-object count up front.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::Heap;
+use crate::gc::list::GcList;
 use crate::gc::state::lists;
 use crate::gc::visit::VisitOp;
 use crate::object::header::{ObjRef, flag};
@@ -139,20 +143,61 @@ impl Hasher for AddrHasher {
 /// Object identity (address) to its index in a walk.
 pub(crate) type IndexMap = HashMap<usize, u32, BuildHasherDefault<AddrHasher>>;
 
-/// The result of a walk: objects in walk order, their index by identity, and the edges
-/// `(from, to)` as indices, one per reported handle (a handle reported twice is two edges).
-#[derive(Debug)]
-pub(crate) struct HeapWalk {
-    pub(crate) objects: Vec<ObjectInfo>,
-    pub(crate) index: IndexMap,
-    pub(crate) edges: Vec<(u32, u32)>,
+/// Where a walk delivers what it finds: objects in walk order (the first is index 0, and so
+/// on), then edges between them by index, one per reported handle (a handle reported twice
+/// is two edges). The snapshot builds its graph straight from these calls, with no
+/// intermediate copy.
+pub(crate) trait WalkSink {
+    /// Room for about this many objects and edges.
+    fn reserve(&mut self, objects: usize, edges: usize);
+    /// The next object.
+    fn object(&mut self, info: ObjectInfo);
+    /// An edge between two objects already delivered.
+    fn edge(&mut self, from: u32, to: u32);
+}
+
+thread_local! {
+    /// A walk borrowing `prev` words runs on this thread (a `Trace` that walks again, against
+    /// its contract, gets the slow path instead of corrupting the outer walk's indices).
+    static WALKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Ends a walk that borrowed the `prev` words, on return or on a panic out of a `Trace`:
+/// rebuilds every walked list's `prev` links along `next` (which the walk never touches),
+/// clearing COLLECTING, exactly as the collector's `Repair` does.
+struct GiveBackPrev<'a> {
+    lists: &'a [GcList],
+}
+
+impl Drop for GiveBackPrev<'_> {
+    fn drop(&mut self) {
+        for list in self.lists {
+            list.relink_after_unwind();
+        }
+        WALKING.with(|w| w.set(false));
+    }
 }
 
 impl Heap {
     /// Walk the whole heap (`None`) or one generation (`Some(g)`, tracked objects of that
     /// generation only; edges leaving it are not recorded).
-    pub(crate) fn walk(&self, generation: Option<usize>) -> Result<HeapWalk, GcError> {
-        let lists: Vec<(usize, Place)> = match generation {
+    ///
+    /// Two ways to find a referent's index. Normally the walk borrows the collector's
+    /// scratch word: each walked object's `prev` holds its index with COLLECTING set, as
+    /// `update_refs` stores `gc_refs` there, so an edge costs one look at its target's
+    /// header, as in `subtract_refs` (and the lists are relinked afterwards, even if a
+    /// `Trace` panics). While a collection runs on this thread (a snapshot from a finalizer,
+    /// a weak callback, a gc callback) the `prev` words are the collector's, so the walk
+    /// uses a hash map from address to index instead.
+    ///
+    /// Returns the index by address of the untracked objects (the `prev` path) or of every
+    /// object (the hash path).
+    pub(crate) fn walk<S: WalkSink>(
+        &self,
+        generation: Option<usize>,
+        sink: &mut S,
+    ) -> Result<IndexMap, GcError> {
+        let places: Vec<(usize, Place)> = match generation {
             None => vec![
                 (lists::GEN0, Place::Generation(0)),
                 (lists::GEN0 + 1, Place::Generation(1)),
@@ -163,57 +208,134 @@ impl Heap {
             Some(_) => return Err(GcError::GenerationTooLarge),
         };
         let state = self.state();
-        let whole = generation.is_none();
-        let tag = state as *const _ as *const ();
-        // Room for every live object: no rehash, no regrowth on the way.
-        let capacity = state.live();
-        let mut objects: Vec<ObjectInfo> = Vec::with_capacity(capacity);
-        let mut index = IndexMap::with_capacity_and_hasher(capacity, Default::default());
-        // Pass 1: copy the lists. No user code runs here.
-        let mut nodes: Vec<ObjRef> = Vec::with_capacity(capacity);
-        for (list, place) in lists {
-            for obj in state.gc.list(list).iter() {
-                if obj.header().has(flag::DEAD) || obj.header().rc() == 0 {
+        let lists: Vec<GcList> = places.iter().map(|&(l, _)| state.gc.list(l)).collect();
+        let borrow_prev = !crate::gc::collecting() && !WALKING.with(Cell::get);
+        // Room for every live object (and two edges each) up front: no regrowth on the way.
+        sink.reserve(state.live(), state.live().saturating_mul(2));
+        let mut walk = Walker {
+            tag: state as *const _ as *const (),
+            whole: generation.is_none(),
+            borrow_prev,
+            len: 0,
+            index: IndexMap::default(),
+            sink,
+        };
+        if borrow_prev {
+            WALKING.with(|w| w.set(true));
+            let _give_back = GiveBackPrev { lists: &lists };
+            walk.run(&lists, &places);
+        } else {
+            walk.index.reserve(state.live());
+            walk.run(&lists, &places);
+        }
+        Ok(walk.index)
+    }
+}
+
+struct Walker<'a, S> {
+    tag: *const (),
+    whole: bool,
+    borrow_prev: bool,
+    /// Objects delivered so far.
+    len: usize,
+    /// Every object by address (hash path), or only the untracked ones (`prev` path).
+    index: IndexMap,
+    sink: &'a mut S,
+}
+
+impl<S: WalkSink> Walker<'_, S> {
+    fn push(&mut self, info: ObjectInfo) {
+        self.sink.object(info);
+        self.len += 1;
+    }
+
+    fn run(&mut self, lists: &[GcList], places: &[(usize, Place)]) {
+        // Pass 1 (`update_refs`): number the objects. No user code runs here.
+        for (list, &(_, place)) in lists.iter().zip(places) {
+            for obj in list.iter() {
+                let h = obj.header();
+                if h.has(flag::DEAD) || h.rc() == 0 {
                     continue;
                 }
-                index.insert(obj.as_ptr() as usize, objects.len() as u32);
-                objects.push(info(obj, place));
-                nodes.push(obj);
+                let i = self.len;
+                if self.borrow_prev {
+                    h.set_gc_refs(i);
+                } else {
+                    self.index.insert(obj.as_ptr() as usize, i as u32);
+                }
+                self.push(info(obj, place));
             }
         }
-        // Pass 2: each object's referents (user `Trace` code; it cannot change the heap).
-        // Untracked referents join the walk as they are found; they have no referents.
-        let mut edges: Vec<(u32, u32)> = Vec::with_capacity(capacity.saturating_mul(2));
-        let mut targets: Vec<ObjRef> = Vec::new();
-        for (from, obj) in nodes.iter().enumerate() {
-            targets.clear();
-            obj.trace(&mut Visitor::new(&mut VisitOp::Collect(&mut targets)));
-            for &target in &targets {
-                let key = target.as_ptr() as usize;
-                let to = match index.get(&key) {
-                    Some(&to) => to,
-                    None => {
-                        let h = target.header();
-                        let ours = target.owner().as_ptr().cast_const().cast::<()>() == tag;
-                        if !whole || h.is_tracked() || !ours || h.has(flag::DEAD) || h.rc() == 0 {
-                            // Another generation, another heap, or the collector's work
-                            // lists: outside the walk, so an external reference to it.
-                            continue;
-                        }
-                        let to = objects.len() as u32;
-                        index.insert(key, to);
-                        objects.push(info(target, Place::Untracked));
-                        to
-                    }
-                };
-                edges.push((from as u32, to));
+        let walked = self.len;
+        // Pass 2 (`subtract_refs`): each object's referents, through its `Trace` (user code
+        // that the contract forbids to change the heap). Untracked referents join the walk
+        // as they are found; they have no referents of their own.
+        // Referents are gathered for a batch of objects, then resolved in one tight loop:
+        // each resolution is a look at a header that is usually not in cache, and a loop
+        // with nothing else in it lets the processor wait for many of them at once.
+        const BATCH: usize = 512;
+        let mut targets: Vec<ObjRef> = Vec::with_capacity(4 * BATCH);
+        let mut sources: Vec<u32> = Vec::with_capacity(4 * BATCH);
+        let mut from = 0_u32;
+        for list in lists {
+            for obj in list.iter() {
+                let h = obj.header();
+                if h.has(flag::DEAD) || h.rc() == 0 {
+                    continue;
+                }
+                obj.trace(&mut Visitor::new(&mut VisitOp::Collect(&mut targets)));
+                sources.resize(targets.len(), from);
+                from += 1;
+                if targets.len() >= 4 * BATCH - 64 || from as usize % BATCH == 0 {
+                    self.resolve(&mut sources, &mut targets, walked);
+                }
             }
         }
-        Ok(HeapWalk {
-            objects,
-            index,
-            edges,
-        })
+        self.resolve(&mut sources, &mut targets, walked);
+    }
+
+    /// Turn gathered `(source, target)` pairs into edges, and empty both vectors.
+    fn resolve(&mut self, sources: &mut Vec<u32>, targets: &mut Vec<ObjRef>, walked: usize) {
+        for (&from, &target) in sources.iter().zip(targets.iter()) {
+            if let Some(to) = self.index_of(target, walked) {
+                self.sink.edge(from, to);
+            }
+        }
+        sources.clear();
+        targets.clear();
+    }
+
+    /// The index of a referent, adding an untracked one to the walk; `None` for an object
+    /// outside it (another generation, another heap, the collector's work lists): a
+    /// reference to it is an external one.
+    #[inline]
+    fn index_of(&mut self, target: ObjRef, walked: usize) -> Option<u32> {
+        let h = target.header();
+        if self.borrow_prev {
+            // Only this walk sets COLLECTING while no collection runs on this thread, and
+            // a heap's objects never leave its thread: a COLLECTING header is one of ours.
+            if h.is_collecting() {
+                let i = h.gc_refs();
+                return (i < walked).then_some(i as u32);
+            }
+        } else if let Some(&i) = self.index.get(&(target.as_ptr() as usize)) {
+            return Some(i);
+        }
+        if h.is_tracked() {
+            return None;
+        }
+        let key = target.as_ptr() as usize;
+        if let Some(&i) = self.index.get(&key) {
+            return Some(i); // an untracked object seen before (`prev` path)
+        }
+        let ours = target.owner().as_ptr().cast_const().cast::<()>() == self.tag;
+        if !self.whole || !ours || h.has(flag::DEAD) || h.rc() == 0 {
+            return None;
+        }
+        let i = self.len as u32;
+        self.index.insert(key, i);
+        self.push(info(target, Place::Untracked));
+        Some(i)
     }
 }
 

@@ -60,6 +60,7 @@ mod analysis;
 mod census;
 mod dot;
 
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 
@@ -69,7 +70,7 @@ pub use petgraph;
 pub use petgraph::Direction;
 pub use petgraph::graph::NodeIndex;
 
-use crate::heap::walk::{HeapWalk, IndexMap};
+use crate::heap::walk::{IndexMap, WalkSink};
 pub use crate::heap::walk::{ObjectInfo, Place};
 use crate::object::handle::{Handle, obj_of};
 use crate::{GcError, Heap};
@@ -91,7 +92,9 @@ pub type ObjectGraph = petgraph::graph::DiGraph<ObjectInfo, ()>;
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     graph: ObjectGraph,
-    index: IndexMap,
+    /// Identity to node, built on the first look-up (most snapshots of a big heap are
+    /// looked up a few times, or not at all: a census, the cycles).
+    index: OnceCell<IndexMap>,
 }
 
 impl Heap {
@@ -103,8 +106,7 @@ impl Heap {
     /// assert_eq!(heap.snapshot().len(), 1);
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        let walk = self.walk(None).expect("the whole heap is a valid walk");
-        Snapshot::from_walk(walk)
+        Snapshot::take(self, None).expect("the whole heap is a valid walk")
     }
 
     /// A snapshot of one generation's tracked objects, as `collect(generation)` would see
@@ -128,40 +130,51 @@ impl Heap {
     /// assert!(heap.snapshot_generation(3).is_err());
     /// ```
     pub fn snapshot_generation(&self, generation: usize) -> Result<Snapshot, GcError> {
-        Ok(Snapshot::from_walk(self.walk(Some(generation))?))
+        Snapshot::take(self, Some(generation))
+    }
+}
+
+/// The walk's sink: nodes and edges go straight into the graph.
+struct GraphSink(ObjectGraph);
+
+impl WalkSink for GraphSink {
+    fn reserve(&mut self, objects: usize, edges: usize) {
+        self.0.reserve_exact_nodes(objects);
+        self.0.reserve_exact_edges(edges);
+    }
+
+    #[inline]
+    fn object(&mut self, mut info: ObjectInfo) {
+        info.external = info.ref_count;
+        self.0.add_node(info);
+    }
+
+    #[inline]
+    fn edge(&mut self, from: u32, to: u32) {
+        let (from, to) = (NodeIndex::new(from as usize), NodeIndex::new(to as usize));
+        self.0.add_edge(from, to, ());
+        // Saturating: only a `Trace` that breaks its contract (reporting a handle it does
+        // not own) could make the in-heap edges outnumber the count.
+        let target = &mut self.0[to];
+        target.external = target.external.saturating_sub(1);
     }
 }
 
 impl Snapshot {
-    /// Build the graph (preallocated) and compute external references: CPython's
-    /// `update_refs` (`gc_refs = refcount`) then `subtract_refs` (one off per internal edge).
-    fn from_walk(walk: HeapWalk) -> Snapshot {
-        let HeapWalk {
-            mut objects,
-            index,
-            edges,
-        } = walk;
-        for obj in &mut objects {
-            obj.external = obj.ref_count;
-        }
-        for &(_, to) in &edges {
-            let target = &mut objects[to as usize];
-            // Saturating: only a `Trace` that breaks its contract (reporting a handle it does
-            // not own) could make the in-heap edges outnumber the count.
-            target.external = target.external.saturating_sub(1);
-        }
-        let mut graph = ObjectGraph::with_capacity(objects.len(), edges.len());
-        for obj in objects {
-            graph.add_node(obj);
-        }
-        for (from, to) in edges {
-            graph.add_edge(
-                NodeIndex::new(from as usize),
-                NodeIndex::new(to as usize),
-                (),
-            );
-        }
-        Snapshot { graph, index }
+    /// Walk the heap straight into the graph (preallocated by the walk) and compute external
+    /// references on the way: CPython's `update_refs` (`external = refcount` as each object
+    /// arrives) then `subtract_refs` (one off per edge from inside the walked set; the edge
+    /// insertion touches the target's node anyway).
+    fn take(heap: &Heap, generation: Option<usize>) -> Result<Snapshot, GcError> {
+        let mut graph = GraphSink(ObjectGraph::default());
+        let index = heap.walk(generation, &mut graph)?;
+        let graph = graph.0;
+        let index = if index.len() == graph.node_count() {
+            OnceCell::from(index) // the walk's hash path numbered every object
+        } else {
+            OnceCell::new()
+        };
+        Ok(Snapshot { graph, index })
     }
 
     /// The graph: nodes weighted by [`ObjectInfo`], edges from `Trace`. All of petgraph's
@@ -224,7 +237,14 @@ impl Snapshot {
     /// assert_eq!(snap.node_by_id(Gc::as_ptr(&v) as usize), snap.node(&v));
     /// ```
     pub fn node_by_id(&self, id: usize) -> Option<NodeIndex> {
-        self.index.get(&id).map(|&i| NodeIndex::new(i as usize))
+        let index = self.index.get_or_init(|| {
+            let mut index = IndexMap::with_capacity_and_hasher(self.len(), Default::default());
+            for (i, info) in self.graph.node_weights().enumerate() {
+                index.insert(info.id, i as u32);
+            }
+            index
+        });
+        index.get(&id).map(|&i| NodeIndex::new(i as usize))
     }
 
     /// What the snapshot recorded about one object.
