@@ -84,7 +84,8 @@ pub struct ObjectInfo {
     /// `std::any::type_name` of the value (weak-reference objects: pygc's `WeakRefObj`).
     pub type_name: &'static str,
     /// Bytes of the box: the 32-byte header and the value (`sys.getsizeof`, without the
-    /// allocator's rounding).
+    /// allocator's rounding). Memory the value owns outside the box (a `Vec`'s buffer, a
+    /// `String`'s bytes) is not counted: pygc cannot see it.
     pub size: usize,
     /// The reference count (`sys.getrefcount(obj) - 1`).
     pub ref_count: u32,

@@ -50,13 +50,14 @@ pub struct Cycle {
 ///
 /// ```
 /// use std::cell::RefCell;
-/// use pygc::{Gc, Heap};
+/// use pygc::Heap;
 /// let heap = Heap::new();
 /// let leaf = heap.alloc(0_u64);
 /// let list = heap.alloc(RefCell::new(vec![leaf]));
 /// let snap = heap.snapshot();
 /// let retained = snap.retained_sizes();
-/// let (list_n, leaf_n) = (snap.node(&list).unwrap(), snap.graph().neighbors(snap.node(&list).unwrap()).next().unwrap());
+/// let list_n = snap.node(&list).unwrap();
+/// let leaf_n = snap.graph().neighbors(list_n).next().unwrap();
 /// assert_eq!(retained.retained(list_n), Some(snap.info(list_n).size + snap.info(leaf_n).size));
 /// assert_eq!(retained.immediate_dominator(leaf_n), Some(list_n));
 /// assert_eq!(retained.top(1), [(list_n, retained.retained(list_n).unwrap())]);
@@ -207,7 +208,7 @@ impl Snapshot {
     ///
     /// ```
     /// use std::cell::RefCell;
-    /// use pygc::{Gc, Heap};
+    /// use pygc::Heap;
     /// let heap = Heap::new();
     /// let shared = heap.alloc(0_u64);
     /// let a = heap.alloc(RefCell::new(vec![shared.clone()]));
@@ -215,8 +216,9 @@ impl Snapshot {
     /// drop(shared); // held by both a and b: neither alone retains it
     /// let snap = heap.snapshot();
     /// let r = snap.retained_sizes();
-    /// let a = snap.node(&a).unwrap();
+    /// let (a, b) = (snap.node(&a).unwrap(), snap.node(&b).unwrap());
     /// assert_eq!(r.retained(a), Some(snap.info(a).size));
+    /// assert_eq!(r.retained(b), Some(snap.info(b).size));
     /// ```
     pub fn retained_sizes(&self) -> RetainedSizes {
         let graph = self.graph();

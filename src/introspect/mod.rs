@@ -119,9 +119,10 @@ impl Heap {
     /// use std::cell::RefCell;
     /// use pygc::{Gc, Heap};
     /// let heap = Heap::new();
-    /// let old = heap.alloc(RefCell::new(Vec::<Gc<RefCell<Vec<u8>>>>::new()));
+    /// type List = RefCell<Vec<Gc<u8>>>; // can hold handles: tracked
+    /// let old = heap.alloc(RefCell::new(Vec::<Gc<List>>::new()));
     /// heap.collect(); // `old` moves to generation 2
-    /// let young = heap.alloc(RefCell::new(vec![1_u8]));
+    /// let young: Gc<List> = heap.alloc(RefCell::new(vec![]));
     /// old.borrow_mut().push(young.clone());
     /// let gen0 = heap.snapshot_generation(0).unwrap();
     /// assert_eq!(gen0.len(), 1);
@@ -313,7 +314,6 @@ impl Snapshot {
     /// println!("{}", snap.describe_chain(&chain));
     ///
     /// drop(a); // now a, b, c are garbage: nothing outside refers to them
-    /// heap.disable();
     /// let snap = heap.snapshot();
     /// assert_eq!(snap.why_alive(snap.node_by_id(c_id).unwrap()), None);
     /// ```
