@@ -239,10 +239,10 @@ impl Snapshot {
         let mut idom = vec![NONE; n];
         // Children lists of the dominator tree, as one flat array (counting sort by parent).
         let mut first = vec![0_u32; n + 2];
-        for v in 0..n {
+        for (v, idom) in idom.iter_mut().enumerate() {
             if let Some(d) = doms.immediate_dominator(NodeIndex::new(v)) {
                 if d != root {
-                    idom[v] = d.index() as u32;
+                    *idom = d.index() as u32;
                 }
                 first[d.index() + 1] += 1;
             }

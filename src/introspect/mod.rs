@@ -66,6 +66,7 @@ use std::fmt::Write as _;
 
 pub use analysis::{Cycle, RetainedSizes};
 pub use census::{Census, CensusDelta, TypeCount};
+pub use dot::MAX_DOT_NODES;
 pub use petgraph;
 pub use petgraph::Direction;
 pub use petgraph::graph::NodeIndex;
