@@ -8,6 +8,16 @@ use super::{Direction, NodeIndex, Snapshot, short_type_name};
 
 /// At most this many objects in one picture: the search stops there, and objects whose
 /// neighbours were left out are drawn dashed.
+///
+/// ```
+/// use pygc::introspect::{Direction, MAX_DOT_NODES};
+/// let heap = pygc::Heap::new();
+/// let wide = heap.alloc((0..1000).map(|i| heap.alloc(i)).collect::<Vec<_>>());
+/// let snap = heap.snapshot();
+/// let dot = snap.dot(snap.node(&wide).unwrap(), 1, Direction::Outgoing);
+/// assert_eq!(dot.matches(" B, refcount").count(), MAX_DOT_NODES);
+/// assert!(dot.contains("dashed"));
+/// ```
 pub const MAX_DOT_NODES: usize = 400;
 
 impl Snapshot {

@@ -78,6 +78,17 @@ use crate::{GcError, Heap};
 
 /// The graph of a [`Snapshot`]: one node per object, one edge per handle reported by its
 /// `Trace` (a handle reported twice is two parallel edges).
+///
+/// ```
+/// use pygc::introspect::{ObjectGraph, petgraph::algo::has_path_connecting};
+/// let heap = pygc::Heap::new();
+/// let leaf = heap.alloc(1_u8);
+/// let v = heap.alloc(vec![leaf.clone()]);
+/// let snap = heap.snapshot();
+/// let graph: &ObjectGraph = snap.graph();
+/// let (v, leaf) = (snap.node(&v).unwrap(), snap.node(&leaf).unwrap());
+/// assert!(has_path_connecting(graph, v, leaf, None));
+/// ```
 pub type ObjectGraph = petgraph::graph::DiGraph<ObjectInfo, ()>;
 
 /// The heap (or one generation) as a graph, with external reference counts. See the
