@@ -90,8 +90,8 @@ pub struct ObjectInfo {
     /// The reference count (`sys.getrefcount(obj) - 1`).
     pub ref_count: u32,
     /// References from outside the walked set: `ref_count` minus the edges that point at the
-    /// object from walked objects (the collector's `update_refs`/`subtract_refs`). Filled in
-    /// by the snapshot; 0 in the raw walk.
+    /// object from walked objects (the collector's `update_refs`/`subtract_refs`), filled in
+    /// by the snapshot as it receives the edges.
     pub external: u32,
     /// Generation, permanent generation, or untracked.
     pub place: Place,

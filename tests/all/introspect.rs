@@ -587,3 +587,38 @@ proptest! {
         interp.finish();
     }
 }
+
+thread_local!(static RESURRECTED: RefCell<Vec<Gc<Phoenix>>> = const { RefCell::new(Vec::new()) });
+
+/// Resurrects itself once from its PEP 442 finalizer.
+#[derive(Trace)]
+struct Phoenix(RefCell<Option<Gc<Phoenix>>>);
+
+impl Finalize for Phoenix {
+    fn finalize(this: &Gc<Self>) {
+        RESURRECTED.with(|r| r.borrow_mut().push(this.clone()));
+    }
+}
+
+#[test]
+fn finalizer_flags_follow_the_object() {
+    let heap = TestHeap::new();
+    let plain = node(&heap, "plain");
+    let p = heap.alloc_with_finalizer(Phoenix(RefCell::new(None)));
+    *p.0.borrow_mut() = Some(p.clone());
+    let id = Gc::as_ptr(&p) as usize;
+    let snap = heap.snapshot();
+    let info = *snap.info(snap.node_by_id(id).unwrap());
+    assert!(info.has_finalizer && !info.finalized);
+    assert!(!snap.info(snap.node(&plain).unwrap()).has_finalizer);
+    drop(p);
+    assert_eq!(heap.collect(), 0, "resurrected: nothing collected");
+    let snap = heap.snapshot();
+    let info = *snap.info(snap.node_by_id(id).unwrap());
+    assert!(info.finalized, "gc.is_finalized after the finalizer ran");
+    // Held by the thread-local now: external 1 (plus its self-reference).
+    assert_eq!((info.ref_count, info.external), (2, 1));
+    let p = RESURRECTED.with(|r| r.borrow_mut().pop()).unwrap();
+    p.0.borrow_mut().take();
+    drop((p, plain));
+}
