@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Architecture check: knowledge flows one way, alloc <- object <- gc <- heap (DESIGN.md,
+# Architecture check: knowledge flows one way, alloc <- object <- gc <- heap <- introspect (DESIGN.md,
 # "Layers"). Fails on any code line (comments and doc links are ignored) of a lower layer that
 # names a higher one, directly (`crate::gc::...`, `use crate::heap`) or through the crate
 # root's re-exports of higher-layer items (`crate::Heap`, `crate::DebugFlags`, ...), and on
@@ -26,8 +26,12 @@ check() { # layer dir, forbidden regex, what
 check src/alloc  "crate::(object|gc|heap)\b|crate::($object_items|$gc_items|$heap_items)\b" "object, gc or heap"
 check src/object "crate::(gc|heap)\b|crate::($gc_items|$heap_items)\b" "gc or heap"
 check src/gc     "crate::heap\b|crate::($heap_items)\b" "heap"
+# `introspect` sits above `heap`: no layer of the core names it.
+for core in src/alloc src/object src/gc src/heap; do
+    check "$core" "crate::introspect\b" "introspect (above heap)"
+done
 check src       "super::super" "a grandparent module (use crate:: paths)"
 if [ $status -eq 0 ]; then
-    echo "layers: alloc <- object <- gc <- heap holds"
+    echo "layers: alloc <- object <- gc <- heap <- introspect holds"
 fi
 exit $status

@@ -1,7 +1,8 @@
 //! A guided tour of pygc, reproducing the experiments of the course notebooks pygc was
 //! specified from: the small-object allocator, refcounts going up and down, cascades of
 //! frees, cycles that refcounting cannot free, the collector finding them, DEBUG_SAVEALL,
-//! and automatic collections driven by thresholds and counts.
+//! automatic collections driven by thresholds and counts, and (`pygc::introspect`) what a
+//! snapshot of the heap tells about leaks.
 //!
 //! Run it with `cargo run --release --example tour`.
 
@@ -76,6 +77,7 @@ fn main() {
     cycles_tour();
     saveall_tour();
     thresholds_tour();
+    introspection_tour();
 }
 
 fn section(title: &str) {
@@ -291,4 +293,125 @@ fn thresholds_tour() {
     for (g, s) in stats.iter().enumerate() {
         println!("gc.get_stats()[{g}] = {s:?}");
     }
+}
+
+/// Chapter 6's program: a module whose session cache grows without bound (a leak), two
+/// active sessions that are each other's peer (a live cycle), and a pair of closed sessions
+/// that still point at each other (garbage for the collector).
+#[derive(Trace)]
+struct Module {
+    cache: Gc<RefCell<Vec<Gc<Session>>>>,
+    active: RefCell<Vec<Gc<Session>>>,
+}
+
+#[derive(Trace)]
+struct Session {
+    #[trace(skip)]
+    id: u32,
+    user: Gc<String>,
+    buffer: Gc<[u8; 480]>,
+    peer: RefCell<Option<Gc<Session>>>,
+}
+
+fn session(heap: &Heap, id: u32) -> Gc<Session> {
+    heap.alloc(Session {
+        id,
+        user: heap.alloc(format!("user{id}")),
+        buffer: heap.alloc([0; 480]),
+        peer: RefCell::new(None),
+    })
+}
+
+/// Chapter 6 (`pygc::introspect`): a snapshot of the heap of the program above. Census and
+/// its growth, why a leaked buffer is alive, the cycles, what retains the most, and a
+/// picture of the buffer's back-references: rendered with Graphviz's `dot` when it is
+/// installed, printed as DOT text otherwise.
+fn introspection_tour() {
+    use pygc::introspect::{Direction, short_type_name};
+
+    section("6. Introspection: why is this alive, what leaks, what retains memory");
+    let heap = Heap::new();
+    heap.disable();
+    let module = heap.alloc(Module {
+        cache: heap.alloc(RefCell::new(Vec::new())),
+        active: RefCell::new(Vec::new()),
+    });
+    let (a, b) = (session(&heap, 1), session(&heap, 2));
+    *a.peer.borrow_mut() = Some(b.clone());
+    *b.peer.borrow_mut() = Some(a.clone());
+    module.active.borrow_mut().extend([a, b]);
+    let before = heap.snapshot().census();
+    for id in 100..150 {
+        module.cache.borrow_mut().push(session(&heap, id)); // nobody ever evicts
+    }
+    let (c, d) = (session(&heap, 3), session(&heap, 4));
+    *c.peer.borrow_mut() = Some(d.clone());
+    *d.peer.borrow_mut() = Some(c.clone());
+    drop((c, d)); // closed, but the pair keeps itself alive until a collection
+    let leaked = Gc::as_ptr(&module.cache.borrow()[7].buffer) as usize;
+
+    let snap = heap.snapshot();
+    println!(
+        "{} objects, {} edges",
+        snap.len(),
+        snap.graph().edge_count()
+    );
+    print!("{}", snap.census());
+    println!("what grew while the cache filled (census diff):");
+    for d in snap.census().diff(&before) {
+        let name = short_type_name(d.type_name);
+        println!("  {:+4} objects {:+7} B  {name}", d.count, d.bytes);
+    }
+
+    let buffer = snap.node_by_id(leaked).expect("the buffer is alive");
+    let chain = snap.why_alive(buffer).expect("reachable from `module`");
+    println!("why is session 107's buffer alive? (the shortest chain from a root)");
+    print!("{}", snap.describe_chain(&chain));
+
+    for cycle in snap.cycles() {
+        let types: Vec<String> = cycle
+            .types
+            .iter()
+            .map(|(t, n)| format!("{n} x {}", short_type_name(t)))
+            .collect();
+        let state = if cycle.reachable {
+            "alive"
+        } else {
+            "garbage: the next collection frees it"
+        };
+        println!(
+            "cycle of {} objects, {} B ({}): {state}",
+            cycle.nodes.len(),
+            cycle.bytes,
+            types.join(", ")
+        );
+    }
+
+    let retained = snap.retained_sizes();
+    println!("top retained sizes (bytes freed if the object went):");
+    for (node, bytes) in retained.top(4) {
+        let info = snap.info(node);
+        println!("  {bytes:6} B  {}", short_type_name(info.type_name));
+    }
+
+    let dot = snap.dot(buffer, 4, Direction::Incoming);
+    let path = std::env::temp_dir().join("pygc-tour-backrefs.dot");
+    let png = path.with_extension("png");
+    let rendered = std::fs::write(&path, &dot).is_ok()
+        && std::process::Command::new("dot")
+            .arg("-Tpng")
+            .arg(&path)
+            .arg("-o")
+            .arg(&png)
+            .status()
+            .is_ok_and(|s| s.success());
+    if rendered {
+        println!("back-references of the buffer, 4 hops: {}", png.display());
+    } else {
+        println!("back-references of the buffer, 4 hops (install graphviz to render it):");
+        print!("{dot}");
+    }
+    println!("gc.collect() -> {}", heap.collect());
+    let ids: Vec<u32> = module.active.borrow().iter().map(|s| s.id).collect();
+    println!("active sessions still there: {ids:?}");
 }

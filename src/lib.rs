@@ -6,6 +6,8 @@
 pub mod alloc;
 pub mod gc;
 mod heap;
+#[cfg(feature = "introspect")]
+pub mod introspect;
 mod object;
 #[cfg(feature = "testutil")]
 #[doc(hidden)]

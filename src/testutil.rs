@@ -463,6 +463,8 @@ const PANICKING_SUBSCRIBER: FnSubscriber = FnSubscriber {
 struct ModelNode {
     kind: Kind,
     index: Option<NodeIndex>,
+    /// The object's address (its identity in `Heap::snapshot`); 0 until allocated.
+    addr: usize,
     drops: Rc<Cell<u32>>,
     /// Targets of the real `edges` vector, in order.
     edges: Vec<usize>,
@@ -532,6 +534,7 @@ impl Shared {
             st.nodes.push(ModelNode {
                 kind,
                 index: Some(index),
+                addr: 0,
                 drops: drops.clone(),
                 edges: Vec::new(),
                 weak_ptrs: Vec::new(),
@@ -556,7 +559,9 @@ impl Shared {
             }
             Kind::Legacy => self.heap.alloc_with_legacy_finalizer(value),
         };
-        self.state.borrow_mut().handles.push(gc);
+        let mut st = self.state.borrow_mut();
+        st.nodes[id].addr = Gc::as_ptr(&gc) as usize;
+        st.handles.push(gc);
         id
     }
 
@@ -604,6 +609,21 @@ impl Shared {
             }
         }
     }
+}
+
+/// The model's view of the heap ([`Interpreter::model_view`]), by object address.
+#[derive(Debug, Default)]
+pub struct ModelView {
+    /// Live nodes.
+    pub nodes: Vec<usize>,
+    /// Strong edges between nodes, one per handle (from, to).
+    pub edges: Vec<(usize, usize)>,
+    /// Weak references held by nodes: (node, weak-reference object), one per `Weak`.
+    pub weak_edges: Vec<(usize, usize)>,
+    /// Handles to nodes held outside the heap (the interpreter's roots and `gc.garbage`).
+    pub external: std::collections::HashMap<usize, u32>,
+    /// Atoms, all held only by the interpreter.
+    pub atoms: usize,
 }
 
 /// The interpreter: a heap, the roots, and the model. See the module docs.
@@ -1025,6 +1045,47 @@ impl Interpreter {
             unreachable,
             lower_bound: live + weak_ptrs.len() + atoms,
         }
+    }
+
+    /// The model's view of the heap, to compare with `Heap::snapshot` (`tests/all/introspect.rs`):
+    /// call it between ops (after [`Interpreter::apply`]), and take the snapshot after it
+    /// returns (it briefly holds `gc.garbage`).
+    pub fn model_view(&self) -> ModelView {
+        let sh = &*self.shared;
+        let garbage: Vec<usize> = sh
+            .heap
+            .garbage()
+            .iter()
+            .filter(|g| g.downcast::<TNode>().is_some())
+            .map(|g| g.as_ptr() as usize)
+            .collect();
+        let st = sh.state.borrow();
+        let mut view = ModelView::default();
+        for ix in st.graph.node_indices() {
+            let node = &st.nodes[st.graph[ix]];
+            if node.drops.get() > 0 {
+                continue; // dropped since the last check: its edges are gone with it
+            }
+            view.nodes.push(node.addr);
+            for &w in &node.weak_ptrs {
+                view.weak_edges.push((node.addr, w));
+            }
+        }
+        for e in st.graph.edge_indices() {
+            let (from, to) = st.graph.edge_endpoints(e).expect("model edge");
+            let (from, to) = (&st.nodes[st.graph[from]], &st.nodes[st.graph[to]]);
+            if from.drops.get() == 0 {
+                view.edges.push((from.addr, to.addr));
+            }
+        }
+        for h in st.handles.iter() {
+            *view.external.entry(Gc::as_ptr(h) as usize).or_default() += 1;
+        }
+        for addr in garbage {
+            *view.external.entry(addr).or_default() += 1;
+        }
+        view.atoms = st.atoms.len();
+        view
     }
 
     /// Every check of the module docs; `op` names the op just applied in messages.

@@ -16,6 +16,8 @@ mod check;
 mod dealloc;
 mod memory;
 mod state;
+#[cfg(feature = "introspect")]
+pub(crate) mod walk;
 
 use std::cell::RefCell;
 use std::fmt;

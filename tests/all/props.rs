@@ -42,7 +42,7 @@ fn action() -> impl Strategy<Value = CbAction> {
 }
 
 /// Ops weighted toward building and cutting graphs; knobs are rarer.
-fn op() -> impl Strategy<Value = Op> {
+pub(crate) fn op() -> impl Strategy<Value = Op> {
     let ix = || 0u8..16;
     prop_oneof![
         6 => kind().prop_map(Op::New),

@@ -607,6 +607,33 @@ fn panicking_trace_leaves_heap_consistent() {
     drop((a, leaked, live));
 }
 
+/// The heap walk behind `Heap::snapshot` borrows the `prev` words for node numbers, as the
+/// collector does for `gc_refs`: a `Trace` panicking mid-walk must leave every list doubly
+/// linked (checked by `check_invariants`), and the next snapshot and collection work.
+#[test]
+fn panicking_trace_during_a_snapshot_leaves_lists_linked() {
+    let (heap, seen) = recording_heap();
+    let live = heap.alloc(BadTrace {
+        next: RefCell::new(None),
+    });
+    let _ = bad_cycle(&heap);
+    heap.freeze();
+    let _ = bad_cycle(&heap);
+    TRACE_PANICS.with(|t| t.set(true));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| heap.snapshot()));
+    TRACE_PANICS.with(|t| t.set(false));
+    assert!(outcome.is_err(), "the Trace panic reaches the caller");
+    heap.check_invariants();
+    let snap = heap.snapshot();
+    assert_eq!(snap.len(), 5);
+    assert_eq!(snap.roots().count(), 1);
+    heap.unfreeze();
+    assert_eq!(heap.collect(), 4);
+    heap.check_invariants();
+    assert_no_reports(&seen);
+    drop(live);
+}
+
 // ---- 11. a subscriber that allocates in the heap during an arena event ----------------------
 
 thread_local! {
