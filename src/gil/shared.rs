@@ -222,6 +222,12 @@ impl SharedHeap {
         &self.inner.gil
     }
 
+    /// Handles dropped without the lock whose counts are still to be given back (they are,
+    /// at the next [`with_gil`](SharedHeap::with_gil) or hand-over).
+    pub fn deferred_decrefs(&self) -> usize {
+        self.inner.deferred_len.load(Ordering::Acquire)
+    }
+
     /// Run `f` holding the lock, with the token that opens the heap. Re-entrant: on a thread
     /// that holds the lock already, `f` runs at once (and its `safe_point`s and
     /// `allow_threads` keep the lock: only the outermost holder gives it away).

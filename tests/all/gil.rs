@@ -6,7 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -173,4 +173,243 @@ fn nested_holders_keep_the_lock() {
     });
     assert!(!heap.gil().is_held_by_current_thread());
     assert_eq!(heap.gil().stats().acquisitions, 1);
+}
+
+/// Every `Node` ever made, and how often each was dropped (must end at exactly once).
+#[derive(Default)]
+struct Ledger {
+    made: AtomicUsize,
+    drops: Mutex<Vec<u32>>,
+}
+
+impl Ledger {
+    fn token(self: &Arc<Self>) -> DropToken {
+        let id = self.made.fetch_add(1, Ordering::SeqCst);
+        let mut d = self.drops.lock().unwrap();
+        if d.len() <= id {
+            d.resize(id + 1, 0);
+        }
+        DropToken { id, ledger: self.clone() }
+    }
+}
+
+struct DropToken {
+    id: usize,
+    ledger: Arc<Ledger>,
+}
+
+impl Drop for DropToken {
+    fn drop(&mut self) {
+        self.ledger.drops.lock().unwrap()[self.id] += 1;
+    }
+}
+
+#[derive(Trace)]
+struct Node {
+    edges: RefCell<Vec<Py<Node>>>,
+    #[trace(skip)]
+    _token: DropToken,
+}
+
+/// A small deterministic generator per thread (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Objects reachable from `roots` through `Py` edges.
+fn reachable(py: pygc::gil::Python<'_>, roots: &[Py<Node>]) -> usize {
+    let mut seen: Vec<*const ()> = Vec::new();
+    let mut todo: Vec<_> = roots.iter().map(|r| r.bind(py)).collect();
+    while let Some(n) = todo.pop() {
+        let addr = (&*n as *const Node).cast::<()>();
+        if seen.contains(&addr) {
+            continue;
+        }
+        seen.push(addr);
+        todo.extend(n.edges.borrow().iter().map(|e| e.bind(py)));
+    }
+    seen.len()
+}
+
+/// N threads mutate one object graph through the lock (allocate, link, unlink, make cycles,
+/// drop handles outside the lock) while automatic collections (low thresholds) and explicit
+/// ones run. Afterwards the live count equals the objects reachable from the roots (the
+/// collector freed every unreachable one and nothing else), and after teardown every object
+/// ever allocated was dropped exactly once.
+#[test]
+fn threads_mutate_one_graph() {
+    const ROOTS: usize = 4;
+    let ops = if cfg!(miri) { 40 } else { 3_000 };
+    for policy in POLICIES {
+        let ledger = Arc::new(Ledger::default());
+        let config = pygc::HeapConfig {
+            thresholds: [if cfg!(miri) { 10 } else { 60 }, 3, 3],
+            ..Default::default()
+        };
+        let heap = SharedHeap::new(config, policy);
+        heap.gil().set_switch_interval(Duration::from_micros(100));
+        let roots: Arc<Vec<Py<Node>>> = Arc::new(heap.with_gil(|py| {
+            (0..ROOTS)
+                .map(|_| {
+                    py.alloc(Node { edges: RefCell::new(vec![]), _token: ledger.token() })
+                        .unbind()
+                })
+                .collect()
+        }));
+        let workers: Vec<_> = (0..THREADS)
+            .map(|k| {
+                let (heap, roots, ledger) = (heap.clone(), roots.clone(), ledger.clone());
+                thread::spawn(move || {
+                    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (k as u64 + 1) * 0x1234_5678);
+                    // Handles this thread keeps outside the lock between rounds.
+                    let mut kept: Vec<Py<Node>> = Vec::new();
+                    for round in 0..ops / 50 {
+                        heap.with_gil(|py| {
+                            for _ in 0..50 {
+                                // A random node: a root, or a node one or two edges away.
+                                let mut at = roots[rng.below(ROOTS)].bind(py);
+                                for _ in 0..rng.below(3) {
+                                    let next = {
+                                        let e = at.edges.borrow();
+                                        if e.is_empty() { None } else { Some(e[rng.below(e.len())].bind(py)) }
+                                    };
+                                    match next {
+                                        Some(n) => at = n,
+                                        None => break,
+                                    }
+                                }
+                                match rng.below(10) {
+                                    0..=3 => {
+                                        let n = py.alloc(Node {
+                                            edges: RefCell::new(vec![]),
+                                            _token: ledger.token(),
+                                        });
+                                        if rng.below(2) == 0 {
+                                            // A cycle back to where it hangs.
+                                            n.edges.borrow_mut().push(at.clone().unbind());
+                                        }
+                                        at.edges.borrow_mut().push(n.unbind());
+                                    }
+                                    4..=6 => {
+                                        let removed = {
+                                            let mut e = at.edges.borrow_mut();
+                                            if e.is_empty() { None } else { let i = rng.below(e.len()); Some(e.swap_remove(i)) }
+                                        };
+                                        // Dropped here, under the lock, after the borrow ends.
+                                        drop(removed);
+                                    }
+                                    7 => {
+                                        let target = roots[rng.below(ROOTS)].clone_ref(py);
+                                        at.edges.borrow_mut().push(target);
+                                    }
+                                    8 => kept.push(at.unbind()),
+                                    _ => {
+                                        if rng.below(8) == 0 {
+                                            py.collect_generation(rng.below(3)).unwrap();
+                                        }
+                                    }
+                                }
+                                py.safe_point();
+                            }
+                            if round % 4 == 0 {
+                                py.allow_threads(thread::yield_now);
+                            }
+                        });
+                        // Outside the lock: these decrefs are parked for the next holder.
+                        if kept.len() > 4 {
+                            kept.truncate(rng.below(3));
+                        }
+                    }
+                    drop(kept);
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        heap.with_gil(|py| {
+            assert_eq!(heap.deferred_decrefs(), 0, "drained on acquisition");
+            py.collect();
+            assert_eq!(py.live_objects(), reachable(py, &roots), "{policy:?}");
+            assert_eq!(py.unraisable_count(), 0);
+        });
+        let made = ledger.made.load(Ordering::SeqCst);
+        assert!(made > ROOTS, "{policy:?}: nothing allocated");
+        let stats = heap.with_gil(|py| py.gc_stats());
+        assert!(stats[0].collections > 0, "{policy:?}: no automatic collection ran");
+        drop(Arc::into_inner(roots).expect("the workers are gone"));
+        heap.with_gil(|py| {
+            py.collect();
+            assert_eq!(py.live_objects(), 0, "{policy:?}");
+        });
+        drop(heap);
+        let drops = ledger.drops.lock().unwrap();
+        assert_eq!(drops.len(), made);
+        assert!(drops.iter().all(|&d| d == 1), "{policy:?}: {drops:?}");
+    }
+}
+
+/// A `Py` dropped by a thread that does not hold the lock is parked, not decref'd, and the
+/// next `with_gil` gives it back (the object dies then, on that thread).
+#[test]
+fn drops_without_the_lock_are_deferred() {
+    let ledger = Arc::new(Ledger::default());
+    let heap = SharedHeap::new(Default::default(), SwitchPolicy::New);
+    let obj = heap.with_gil(|py| {
+        py.alloc(Node { edges: RefCell::new(vec![]), _token: ledger.token() }).unbind()
+    });
+    let barrier = Arc::new(Barrier::new(2));
+    let holder = {
+        let (heap, barrier) = (heap.clone(), barrier.clone());
+        thread::spawn(move || {
+            heap.with_gil(|py| {
+                barrier.wait(); // holding the lock
+                barrier.wait(); // the other thread dropped its handle meanwhile
+                assert_eq!(py.live_objects(), 1);
+            })
+        })
+    };
+    barrier.wait();
+    drop(obj); // this thread does not hold the lock: parked
+    assert_eq!(heap.deferred_decrefs(), 1);
+    assert_eq!(ledger.drops.lock().unwrap()[0], 0);
+    barrier.wait();
+    holder.join().unwrap();
+    heap.with_gil(|py| {
+        assert_eq!(heap.deferred_decrefs(), 0);
+        assert_eq!(py.live_objects(), 0);
+    });
+    assert_eq!(ledger.drops.lock().unwrap()[0], 1);
+}
+
+/// A `Py` that outlives every `SharedHeap`: the heap's final collection leaves it valid, and
+/// its drop (on another thread, without any lock held) frees the object.
+#[test]
+fn py_outlives_the_shared_heap() {
+    let ledger = Arc::new(Ledger::default());
+    let heap = SharedHeap::new(Default::default(), SwitchPolicy::PriorityHandoff);
+    let obj = heap.with_gil(|py| {
+        py.alloc(Node { edges: RefCell::new(vec![]), _token: ledger.token() }).unbind()
+    });
+    drop(heap);
+    assert_eq!(ledger.drops.lock().unwrap()[0], 0);
+    thread::spawn(move || drop(obj)).join().unwrap();
+    assert_eq!(ledger.drops.lock().unwrap()[0], 1);
+}
+
+/// Binding a handle with another heap's token is refused.
+#[test]
+fn bind_checks_the_heap() {
+    let a = SharedHeap::new(Default::default(), SwitchPolicy::New);
+    let b = SharedHeap::new(Default::default(), SwitchPolicy::New);
+    let x = a.with_gil(|py| py.alloc(1u32).unbind());
+    let r = panic::catch_unwind(AssertUnwindSafe(|| b.with_gil(|py| *x.bind(py))));
+    assert!(r.is_err());
+    assert_eq!(a.with_gil(|py| *x.bind(py)), 1);
 }
