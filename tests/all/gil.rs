@@ -104,7 +104,7 @@ fn cpu_bound_threads_take_turns() {
         let start = Instant::now();
         while turns.iter().any(|t| t.load(Ordering::Relaxed) < 10) {
             assert!(
-                start.elapsed() < Duration::from_secs(20),
+                start.elapsed() < Duration::from_secs(if cfg!(miri) { 300 } else { 20 }),
                 "{policy:?}: a thread starved"
             );
             thread::sleep(Duration::from_millis(1));
@@ -189,7 +189,10 @@ impl Ledger {
         if d.len() <= id {
             d.resize(id + 1, 0);
         }
-        DropToken { id, ledger: self.clone() }
+        DropToken {
+            id,
+            ledger: self.clone(),
+        }
     }
 }
 
@@ -245,7 +248,7 @@ fn reachable(py: pygc::gil::Python<'_>, roots: &[Py<Node>]) -> usize {
 #[test]
 fn threads_mutate_one_graph() {
     const ROOTS: usize = 4;
-    let ops = if cfg!(miri) { 40 } else { 3_000 };
+    let ops = if cfg!(miri) { 100 } else { 3_000 };
     for policy in POLICIES {
         let ledger = Arc::new(Ledger::default());
         let config = pygc::HeapConfig {
@@ -257,8 +260,11 @@ fn threads_mutate_one_graph() {
         let roots: Arc<Vec<Py<Node>>> = Arc::new(heap.with_gil(|py| {
             (0..ROOTS)
                 .map(|_| {
-                    py.alloc(Node { edges: RefCell::new(vec![]), _token: ledger.token() })
-                        .unbind()
+                    py.alloc(Node {
+                        edges: RefCell::new(vec![]),
+                        _token: ledger.token(),
+                    })
+                    .unbind()
                 })
                 .collect()
         }));
@@ -277,7 +283,11 @@ fn threads_mutate_one_graph() {
                                 for _ in 0..rng.below(3) {
                                     let next = {
                                         let e = at.edges.borrow();
-                                        if e.is_empty() { None } else { Some(e[rng.below(e.len())].bind(py)) }
+                                        if e.is_empty() {
+                                            None
+                                        } else {
+                                            Some(e[rng.below(e.len())].bind(py))
+                                        }
                                     };
                                     match next {
                                         Some(n) => at = n,
@@ -299,7 +309,12 @@ fn threads_mutate_one_graph() {
                                     4..=6 => {
                                         let removed = {
                                             let mut e = at.edges.borrow_mut();
-                                            if e.is_empty() { None } else { let i = rng.below(e.len()); Some(e.swap_remove(i)) }
+                                            if e.is_empty() {
+                                                None
+                                            } else {
+                                                let i = rng.below(e.len());
+                                                Some(e.swap_remove(i))
+                                            }
                                         };
                                         // Dropped here, under the lock, after the borrow ends.
                                         drop(removed);
@@ -342,7 +357,10 @@ fn threads_mutate_one_graph() {
         let made = ledger.made.load(Ordering::SeqCst);
         assert!(made > ROOTS, "{policy:?}: nothing allocated");
         let stats = heap.with_gil(|py| py.gc_stats());
-        assert!(stats[0].collections > 0, "{policy:?}: no automatic collection ran");
+        assert!(
+            stats[0].collections > 0,
+            "{policy:?}: no automatic collection ran"
+        );
         drop(Arc::into_inner(roots).expect("the workers are gone"));
         heap.with_gil(|py| {
             py.collect();
@@ -362,7 +380,11 @@ fn drops_without_the_lock_are_deferred() {
     let ledger = Arc::new(Ledger::default());
     let heap = SharedHeap::new(Default::default(), SwitchPolicy::New);
     let obj = heap.with_gil(|py| {
-        py.alloc(Node { edges: RefCell::new(vec![]), _token: ledger.token() }).unbind()
+        py.alloc(Node {
+            edges: RefCell::new(vec![]),
+            _token: ledger.token(),
+        })
+        .unbind()
     });
     let barrier = Arc::new(Barrier::new(2));
     let holder = {
@@ -395,7 +417,11 @@ fn py_outlives_the_shared_heap() {
     let ledger = Arc::new(Ledger::default());
     let heap = SharedHeap::new(Default::default(), SwitchPolicy::PriorityHandoff);
     let obj = heap.with_gil(|py| {
-        py.alloc(Node { edges: RefCell::new(vec![]), _token: ledger.token() }).unbind()
+        py.alloc(Node {
+            edges: RefCell::new(vec![]),
+            _token: ledger.token(),
+        })
+        .unbind()
     });
     drop(heap);
     assert_eq!(ledger.drops.lock().unwrap()[0], 0);
@@ -412,4 +438,60 @@ fn bind_checks_the_heap() {
     let r = panic::catch_unwind(AssertUnwindSafe(|| b.with_gil(|py| *x.bind(py))));
     assert!(r.is_err());
     assert_eq!(a.with_gil(|py| *x.bind(py)), 1);
+}
+
+/// The convoy effect (bpo-7946) and its fix: an I/O thread that releases the lock for a short
+/// blocking call waits about a whole switch interval to get it back from a CPU-bound holder
+/// under the new GIL, and only until the holder's next safe point under priority hand-off.
+#[test]
+#[cfg_attr(miri, ignore = "timing")]
+fn priority_handoff_fixes_the_convoy_effect() {
+    const INTERVAL: Duration = Duration::from_millis(20);
+    let median_return = |policy| {
+        let heap = SharedHeap::new(Default::default(), policy);
+        heap.gil().set_switch_interval(INTERVAL);
+        let stop = Arc::new(AtomicBool::new(false));
+        let running = Arc::new(AtomicBool::new(false));
+        let cpu = {
+            let (heap, stop, running) = (heap.clone(), stop.clone(), running.clone());
+            thread::spawn(move || {
+                heap.with_gil(|py| {
+                    running.store(true, Ordering::SeqCst);
+                    while !stop.load(Ordering::Relaxed) {
+                        py.safe_point();
+                    }
+                })
+            })
+        };
+        while !running.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        let mut latencies: Vec<Duration> = heap.with_gil(|py| {
+            (0..7)
+                .map(|_| {
+                    // A 2 ms "syscall" (the CPU-bound thread takes the lock meanwhile); what
+                    // is measured is the time from its end to getting the lock back.
+                    let back = py.allow_threads(|| {
+                        thread::sleep(Duration::from_millis(2));
+                        Instant::now()
+                    });
+                    back.elapsed()
+                })
+                .collect()
+        });
+        stop.store(true, Ordering::Relaxed);
+        cpu.join().unwrap();
+        latencies.sort();
+        latencies[latencies.len() / 2]
+    };
+    let new = median_return(SwitchPolicy::New);
+    let priority = median_return(SwitchPolicy::PriorityHandoff);
+    eprintln!(
+        "median lock return after a blocking call: new GIL {new:?}, priority hand-off {priority:?}"
+    );
+    assert!(new >= INTERVAL / 2, "new GIL: {new:?}");
+    assert!(
+        priority < INTERVAL / 4,
+        "priority hand-off: {priority:?} (new GIL: {new:?})"
+    );
 }
