@@ -272,7 +272,7 @@ fn threads_mutate_one_graph() {
             .map(|k| {
                 let (heap, roots, ledger) = (heap.clone(), roots.clone(), ledger.clone());
                 thread::spawn(move || {
-                    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (k as u64 + 1) * 0x1234_5678);
+                    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((k as u64 + 1) * 0x1234_5678));
                     // Handles this thread keeps outside the lock between rounds.
                     let mut kept: Vec<Py<Node>> = Vec::new();
                     for round in 0..ops / 50 {
@@ -494,4 +494,69 @@ fn priority_handoff_fixes_the_convoy_effect() {
         priority < INTERVAL / 4,
         "priority hand-off: {priority:?} (new GIL: {new:?})"
     );
+}
+
+/// User code run by a collection (here a `Drop` of garbage) that re-enters the lock gets a
+/// nested holder: its `allow_threads` and `safe_point` keep the lock, so no other thread can
+/// touch the heap in the middle of the collection, even while one is waiting for it.
+#[derive(Trace)]
+struct Reenter {
+    edges: RefCell<Vec<Py<Reenter>>>,
+    #[trace(skip)]
+    heap: SharedHeap,
+    #[trace(skip)]
+    held_inside: Arc<AtomicUsize>,
+}
+
+impl Drop for Reenter {
+    fn drop(&mut self) {
+        let heap = &self.heap;
+        let held = heap.with_gil(|py| {
+            py.safe_point();
+            py.allow_threads(|| heap.gil().is_held_by_current_thread())
+        });
+        if held {
+            self.held_inside.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn user_code_inside_a_collection_cannot_release_the_lock() {
+    for policy in POLICIES {
+        let heap = SharedHeap::new(Default::default(), policy);
+        heap.gil().set_switch_interval(Duration::from_micros(20));
+        let held_inside = Arc::new(AtomicUsize::new(0));
+        heap.with_gil(|py| {
+            let make = || {
+                py.alloc(Reenter {
+                    edges: RefCell::new(vec![]),
+                    heap: heap.clone(),
+                    held_inside: held_inside.clone(),
+                })
+            };
+            let (a, b) = (make(), make());
+            a.edges.borrow_mut().push(b.clone().unbind());
+            b.edges.borrow_mut().push(a.unbind());
+        });
+        // A contender asks for the lock (and the drop request) throughout the collection.
+        let stop = Arc::new(AtomicBool::new(false));
+        let contender = {
+            let (heap, stop) = (heap.clone(), stop.clone());
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    heap.with_gil(|py| py.live_objects());
+                }
+            })
+        };
+        let found = heap.with_gil(|py| {
+            thread::sleep(Duration::from_millis(2)); // the contender is waiting now
+            py.collect()
+        });
+        stop.store(true, Ordering::Relaxed);
+        contender.join().unwrap();
+        assert_eq!(found, 2, "{policy:?}");
+        assert_eq!(held_inside.load(Ordering::SeqCst), 2, "{policy:?}");
+        heap.with_gil(|py| assert_eq!(py.live_objects(), 0));
+    }
 }
