@@ -263,19 +263,18 @@ impl Drop for SharedHeap {
         }
         // The last handle: the heap's final collection, under the lock.
         let guard = self.inner.gil.acquire();
-        let fresh = self.inner.gil.held_outermost();
         self.inner.drain();
         // SAFETY: the lock is held (G1); no `Python` token exists (each borrows a
         // `SharedHeap`, and this was the last), so no reference from `Inner::heap` is alive.
         let heap = unsafe { (*self.inner.heap.0.get()).take() };
-        if fresh && crate::gc::collecting() {
-            // A collection of another heap runs on this thread (this is one of its `Drop`s)
-            // and the lock was not held before: the heap's final collection would be queued
-            // until that collection ends, when this thread no longer holds the lock. Leak the
-            // heap instead (its objects still die by refcount, under the lock, through `Py`).
+        if crate::gc::collecting() {
+            // A collection runs on this thread (this is one of its `Drop`s): the heap's final
+            // collection would be queued until it ends (`heap::state::PENDING_SHUTDOWNS`), and
+            // by then this thread may no longer hold the lock. Leak the heap instead (its
+            // objects still die by refcount, under the lock, through their `Py`s).
             tracing::warn!(
                 target: "pygc::gil",
-                "gil: last SharedHeap dropped during another heap's collection; its final collection is skipped"
+                "gil: last SharedHeap dropped during a collection; its final collection is skipped"
             );
             std::mem::forget(heap);
         } else {

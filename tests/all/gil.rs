@@ -637,3 +637,37 @@ fn shared_finalizers_run_once_on_any_thread() {
     assert_eq!(finalized.load(Ordering::SeqCst), made);
     assert!(ledger.drops.lock().unwrap().iter().all(|&d| d == 1));
 }
+
+/// The last `SharedHeap` dropped by a `Drop` that a collection of a thread-local heap runs:
+/// the shared heap's final collection cannot be queued on this thread (the lock would be gone
+/// by the time it runs), so the heap is left alive; its `Py`s stay usable and their drops
+/// (taking the lock, since no `SharedHeap` is left to drain the queue) free their objects.
+#[test]
+fn last_shared_heap_dropped_inside_a_collection() {
+    #[derive(Trace)]
+    struct Holder {
+        me: RefCell<Option<pygc::Gc<Holder>>>,
+        #[trace(skip)]
+        _shared: SharedHeap,
+    }
+    let ledger = Arc::new(Ledger::default());
+    let shared = SharedHeap::new(Default::default(), SwitchPolicy::New);
+    let obj = shared.with_gil(|py| {
+        py.alloc(Node {
+            edges: RefCell::new(vec![]),
+            _token: ledger.token(),
+        })
+        .unbind()
+    });
+    let local = pygc::Heap::new();
+    let h = local.alloc(Holder {
+        me: RefCell::new(None),
+        _shared: shared,
+    });
+    *h.me.borrow_mut() = Some(h.clone());
+    drop(h);
+    assert_eq!(local.collect(), 1); // drops the last SharedHeap from inside the collection
+    assert_eq!(ledger.drops.lock().unwrap()[0], 0);
+    thread::spawn(move || drop(obj)).join().unwrap();
+    assert_eq!(ledger.drops.lock().unwrap()[0], 1);
+}
