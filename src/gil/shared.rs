@@ -183,13 +183,18 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         // No `SharedHeap` and no `Py` of this heap is left, so no thread can reach its
-        // objects (every path to them goes through one of those). Parked handles can go now.
+        // objects: every path to one goes through a `Py` (objects hold no `Gc`, G2) or a
+        // parked handle. Parked handles can go now, without the lock; then the heap, if the
+        // last `SharedHeap` left it here (it was dropped during a collection): every object
+        // still alive was held by a `Py` or a parked handle, so none is left, and dropping
+        // the heap frees its state.
         let parked = std::mem::take(
             self.deferred
                 .get_mut()
                 .unwrap_or_else(PoisonError::into_inner),
         );
         drop(parked);
+        drop(self.heap.0.get_mut().take());
     }
 }
 
@@ -264,20 +269,20 @@ impl Drop for SharedHeap {
         // The last handle: the heap's final collection, under the lock.
         let guard = self.inner.gil.acquire();
         self.inner.drain();
-        // SAFETY: the lock is held (G1); no `Python` token exists (each borrows a
-        // `SharedHeap`, and this was the last), so no reference from `Inner::heap` is alive.
-        let heap = unsafe { (*self.inner.heap.0.get()).take() };
         if crate::gc::collecting() {
             // A collection runs on this thread (this is one of its `Drop`s): the heap's final
             // collection would be queued until it ends (`heap::state::PENDING_SHUTDOWNS`), and
-            // by then this thread may no longer hold the lock. Leak the heap instead (its
-            // objects still die by refcount, under the lock, through their `Py`s).
-            tracing::warn!(
+            // by then this thread may no longer hold the lock. The heap stays in its slot
+            // instead, and goes with `Inner` (see there), when no thread can reach it.
+            tracing::debug!(
                 target: "pygc::gil",
-                "gil: last SharedHeap dropped during a collection; its final collection is skipped"
+                "gil: last SharedHeap dropped during a collection; the heap goes with its last Py"
             );
-            std::mem::forget(heap);
         } else {
+            // SAFETY: the lock is held (G1); no `Python` token exists (each borrows a
+            // `SharedHeap`, and this was the last), so no reference from `Inner::heap` is
+            // alive.
+            let heap = unsafe { (*self.inner.heap.0.get()).take() };
             drop(heap);
         }
         drop(guard);

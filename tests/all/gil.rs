@@ -640,8 +640,9 @@ fn shared_finalizers_run_once_on_any_thread() {
 
 /// The last `SharedHeap` dropped by a `Drop` that a collection of a thread-local heap runs:
 /// the shared heap's final collection cannot be queued on this thread (the lock would be gone
-/// by the time it runs), so the heap is left alive; its `Py`s stay usable and their drops
-/// (taking the lock, since no `SharedHeap` is left to drain the queue) free their objects.
+/// by the time it runs), so the heap stays until its last `Py` goes; the `Py` stays usable
+/// and its drop (taking the lock, since no `SharedHeap` is left to drain the queue) frees
+/// the object, then the heap (Miri's leak check sees that nothing is left).
 #[test]
 fn last_shared_heap_dropped_inside_a_collection() {
     #[derive(Trace)]
