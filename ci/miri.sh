@@ -8,7 +8,8 @@
 # Under cfg(miri) the allocator geometry shrinks (so arenas are freed and pools recycled
 # within a few hundred blocks) and the randomized and large tests run a handful of short
 # cases (see the cfg(miri) constants in the tests). The differential test is ignored under
-# Miri (it spawns python3).
+# Miri (it spawns python3). The GIL's threaded tests (tests/all/gil.rs) run with 2 threads
+# and a few dozen operations per policy (its timing test is ignored).
 #
 # Budget: about 12 minutes for the stage on 2 cores. Override the parallelism with
 # MIRI_JOBS=n; run a subset with MIRI_SUITES="all alloc_props" or MIRI_MODELS="tb".

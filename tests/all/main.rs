@@ -2,6 +2,7 @@
 mod cpython;
 mod differential;
 mod failure;
+mod gil;
 mod introspect;
 mod object_graph;
 mod prefetch;
