@@ -5,6 +5,7 @@
 
 pub mod alloc;
 pub mod gc;
+pub mod gil;
 mod heap;
 mod object;
 #[cfg(feature = "testutil")]

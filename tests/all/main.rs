@@ -2,6 +2,7 @@
 mod cpython;
 mod differential;
 mod failure;
+mod gil;
 mod object_graph;
 mod props;
 mod redteam;
