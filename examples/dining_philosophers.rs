@@ -120,7 +120,7 @@ fn summary(o: &Outcome) -> String {
 }
 
 fn intent_against_fair(quick: bool) {
-    let run = Duration::from_secs_f64(if quick { 1.0 } else { 5.0 });
+    let run = Duration::from_secs_f64(if quick { 0.5 } else { 5.0 });
     println!(
         "\n=== 2. The notebook's intent (both forks put back) against a fair table, {} s each ===\n",
         run.as_secs_f64()
