@@ -20,7 +20,10 @@ use std::time::{Duration, Instant};
 use pygc::gil::{Py, SharedHeap, SwitchPolicy};
 use pygc::{Gc, Heap, HeapConfig, Trace};
 
-use common::{Table, child_args, fmt_duration, fmt_secs, parse_lines, python, quick, spawn_self};
+use common::{
+    Table, best_of, child_args, fmt_duration, fmt_secs, machine, parse_lines, python, quick,
+    spawn_self,
+};
 
 /// One entry of the notebook's result dict: `n: factorize_naive(n)`.
 #[derive(Trace)]
@@ -195,23 +198,45 @@ fn main() {
         return;
     }
     let quick = quick();
-    let count: u64 = if quick { 100_000 } else { 1_000_000 };
-    let py_count: u64 = if quick { 20_000 } else { 100_000 };
+    let count: u64 = if quick { 100_000 } else { 500_000 };
+    let py_count: u64 = if quick { 20_000 } else { 60_000 };
+    let (reps, py_reps) = if quick { (1, 1) } else { (3, 2) };
     println!(
-        "factorize_naive(n) for n in 1..={count} (pygc) and 1..={py_count} (CPython 3.11, the \
-         notebook's code); {} cores",
-        thread::available_parallelism().map_or(1, |n| n.get())
+        "factorize_naive(n) for n in 1..={count} (pygc, best of {reps}) and 1..={py_count} \
+         (CPython 3.11, the notebook's code, best of {py_reps}); {}",
+        machine()
     );
 
+    let wall = |r: &Run| r.wall;
     let runs = [
-        serial(count),
-        gil_threads(count, 1, "1 thread, shared heap under the GIL"),
-        gil_threads(count, 2, "2 threads, shared heap under the GIL"),
-        gil_threads(count, 4, "4 threads, shared heap under the GIL"),
-        own_heap_threads(count, 2, "2 threads, a heap each, no GIL"),
-        own_heap_threads(count, 4, "4 threads, a heap each, no GIL"),
-        processes(count, 2, "2 processes"),
-        processes(count, 4, "4 processes"),
+        best_of(reps, || serial(count), wall),
+        best_of(
+            reps,
+            || gil_threads(count, 1, "1 thread, shared heap under the GIL"),
+            wall,
+        ),
+        best_of(
+            reps,
+            || gil_threads(count, 2, "2 threads, shared heap under the GIL"),
+            wall,
+        ),
+        best_of(
+            reps,
+            || gil_threads(count, 4, "4 threads, shared heap under the GIL"),
+            wall,
+        ),
+        best_of(
+            reps,
+            || own_heap_threads(count, 2, "2 threads, a heap each, no GIL"),
+            wall,
+        ),
+        best_of(
+            reps,
+            || own_heap_threads(count, 4, "4 threads, a heap each, no GIL"),
+            wall,
+        ),
+        best_of(reps, || processes(count, 2, "2 processes"), wall),
+        best_of(reps, || processes(count, 4, "4 processes"), wall),
     ];
     for run in &runs {
         assert_eq!(run.found, runs[0].found, "{} found other factors", run.name);

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use pygc::gil::{Gil, GilStats, SwitchPolicy};
 
-use common::{Table, fmt_duration, fmt_secs, parse_lines, python, quick};
+use common::{Table, best_of, fmt_duration, fmt_secs, machine, parse_lines, python, quick};
 
 /// `countdown(n)`: `while n > 0: n -= 1`, offering the lock at every step. A step does a
 /// little arithmetic first (a few tens of nanoseconds, the cost of a handful of CPython
@@ -55,12 +55,13 @@ fn run(policy: SwitchPolicy, total: u64, nthreads: u64) -> (Duration, GilStats) 
 
 fn main() {
     let quick = quick();
-    let total: u64 = if quick { 4_000_000 } else { 40_000_000 };
-    let py_total: u64 = if quick { 2_000_000 } else { 20_000_000 };
+    let total: u64 = if quick { 4_000_000 } else { 10_000_000 };
+    let py_total: u64 = if quick { 2_000_000 } else { 10_000_000 };
+    let reps = if quick { 1 } else { 3 };
     println!(
         "countdown of {total} steps (pygc, the eval breaker at every step) and {py_total} \
-         (CPython 3.11); {} cores",
-        thread::available_parallelism().map_or(1, |n| n.get())
+         (CPython 3.11), best of {reps}; {}",
+        machine()
     );
     let mut table = Table::new(&[
         "lock",
@@ -81,7 +82,7 @@ fn main() {
     for (name, policy) in policies {
         let mut serial = None;
         for nthreads in [1, 2, 4] {
-            let (wall, stats) = run(policy, total, nthreads);
+            let (wall, stats) = best_of(reps, || run(policy, total, nthreads), |r| r.0);
             let base = *serial.get_or_insert(wall);
             table.row(vec![
                 name.to_string(),

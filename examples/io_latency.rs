@@ -27,7 +27,7 @@ use pygc::HeapConfig;
 use pygc::Trace;
 use pygc::gil::{SharedHeap, SwitchPolicy};
 
-use common::{Table, fmt_duration, parse_lines, percentile, python, quick};
+use common::{Table, fmt_duration, machine, parse_lines, percentile, python, quick};
 
 /// The pause between two requests.
 const GAP: Duration = Duration::from_millis(1);
@@ -131,8 +131,8 @@ fn main() {
         ("0.1 ms", Duration::from_micros(100), "0.1"),
     ];
     println!(
-        "socket-pair echo, {rounds} round trips per case, 1 ms between requests; {} cores",
-        thread::available_parallelism().map_or(1, |n| n.get())
+        "socket-pair echo, {rounds} round trips per case, 1 ms between requests; {}",
+        machine()
     );
     let mut table = Table::new(&["lock", "interval", "CPU threads", "median", "p99", "mean"]);
     let mut row = |lock: &str, interval: &str, hogs: usize, l: &Latency| {
