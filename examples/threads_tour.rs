@@ -8,7 +8,8 @@
 //! | `join()`; non-daemon threads at exit     | `JoinHandle::join` (at the end of `main`)   |
 //! | `daemon=True`                            | a thread nobody joins: it dies with `main`  |
 //! | `ThreadPoolExecutor(max_workers=3)`      | a channel feeding at most 3 named workers   |
-//! | `threading.Lock`, `with lock:`           | `Mutex` and its guard                       |
+//! | running Python code (always with the GIL)| `SharedHeap::with_gil`, objects in its heap |
+//! | `threading.Lock`                         | `Mutex<bool>` + `Condvar`, taken outside GIL|
 //! | `threading.BoundedSemaphore`             | `Mutex<usize>` + `Condvar`                  |
 //! | `queue.Queue`, `task_done`, `join`       | `Mutex<(VecDeque, unfinished)>` + `Condvar` |
 //! | `multiprocessing.Process`, `Pool.map`    | this binary re-spawned (`current_exe`)      |
@@ -22,6 +23,7 @@
 
 mod common;
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -30,6 +32,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
+
+use pygc::gil::{SharedHeap, SwitchPolicy};
+use pygc::{HeapConfig, Trace};
 
 use common::{Table, child_args, python, quick, spawn_self};
 
@@ -76,6 +81,11 @@ fn show(title: &str, notebook: &str, ours: &Log, note: &str) {
 /// Prints a cell the notebook shows without output: CPython 3.11 running the notebook's
 /// code now (`examples/python/threads_tour.py`) beside this example's.
 fn show_cpython(title: &str, cpython: &[String], ours: &Log) {
+    show_three(title, &["(not run)"], cpython, ours, "");
+}
+
+/// Prints the notebook's output, CPython 3.11's now and this example's, side by side.
+fn show_three(title: &str, notebook: &[&str], cpython: &[String], ours: &Log, note: &str) {
     println!("\n=== {title} ===");
     let ours = ours.lines();
     let mut table = Table::new(&[
@@ -84,25 +94,26 @@ fn show_cpython(title: &str, cpython: &[String], ours: &Log) {
         "this example printed",
     ])
     .left_aligned();
-    for i in 0..cpython.len().max(ours.len()).max(1) {
+    for i in 0..cpython.len().max(ours.len()).max(notebook.len()) {
         table.row(vec![
-            if i == 0 {
-                "(not run)".to_string()
-            } else {
-                String::new()
-            },
+            notebook.get(i).map(|s| s.to_string()).unwrap_or_default(),
             cpython.get(i).cloned().unwrap_or_default(),
             ours.get(i).cloned().unwrap_or_default(),
         ]);
     }
     table.print();
+    if !note.is_empty() {
+        println!("  {note}");
+    }
 }
 
 /// The output of `examples/python/threads_tour.py` for one of its `== NAME` cells.
 fn cpython_cell(name: &str) -> Vec<String> {
     static OUT: OnceLock<String> = OnceLock::new();
-    let out =
-        OUT.get_or_init(|| python(include_str!("python/threads_tour.py"), &[]).unwrap_or_default());
+    let out = OUT.get_or_init(|| {
+        let scale = SCALE.get().copied().unwrap_or(1.0).to_string();
+        python(include_str!("python/threads_tour.py"), &[scale]).unwrap_or_default()
+    });
     out.lines()
         .skip_while(|l| *l != format!("== {name}"))
         .skip(1)
@@ -311,46 +322,96 @@ fn thread_pool_executor() {
     );
 }
 
-/// The notebook's `DataBase.update` (read, sleep 0.1 s, write back) from two threads,
-/// without and with a `Lock` (`with lock:` is a `MutexGuard`).
+/// `threading.Lock`: acquired and released by separate calls. A thread holding the GIL
+/// takes it with the GIL released (`allow_threads`), as CPython's `lock.acquire()` does:
+/// blocking on it while holding the GIL would stop the thread that must release it.
+#[derive(Default)]
+struct Lock {
+    locked: Mutex<bool>,
+    released: Condvar,
+}
+
+impl Lock {
+    fn acquire(&self) {
+        let mut locked = self.locked.lock().expect("lock");
+        while *locked {
+            locked = self.released.wait(locked).expect("lock");
+        }
+        *locked = true;
+    }
+    fn release(&self) {
+        *self.locked.lock().expect("lock") = false;
+        self.released.notify_one();
+    }
+}
+
+/// The notebook's `DataBase`: a heap object whose `value` threads update under the GIL.
+#[derive(Trace)]
+struct DataBase {
+    value: Cell<i64>,
+}
+
+/// The notebook's `DataBase.update` (read, `time.sleep(0.1)`, write back) from two threads
+/// sharing one heap under the GIL, without and with a `Lock`. Python code always runs with
+/// the GIL, and the GIL does not make `update` atomic: `time.sleep` releases it.
 fn lock_and_race() {
     let log = Log::default();
+    let heap = SharedHeap::new(HeapConfig::default(), SwitchPolicy::New);
     for locked in [false, true] {
-        let value = Arc::new(AtomicUsize::new(0));
-        let lock = Arc::new(Mutex::new(()));
-        log.say(format!(
-            "Testing {}update. Starting value is {}.",
-            if locked { "locked " } else { "" },
-            value.load(Ordering::SeqCst)
-        ));
+        let database = heap.with_gil(|py| {
+            py.alloc(DataBase {
+                value: Cell::new(0),
+            })
+            .unbind()
+        });
+        let lock = Arc::new(Lock::default());
+        let testing = if locked {
+            "Testing locked update"
+        } else {
+            "Testing update"
+        };
+        log.say(format!("{testing}. Starting value is 0."));
         let threads: Vec<_> = (0..2)
             .map(|name| {
-                let (value, lock, l) = (value.clone(), lock.clone(), log.clone());
+                let (heap, lock, l) = (heap.clone(), lock.clone(), log.clone());
+                let database = heap.with_gil(|py| database.clone_ref(py));
                 thread::spawn(move || {
-                    l.say(format!("{name}  - start thread"));
-                    let _guard = locked.then(|| lock.lock().expect("lock"));
-                    let mut local_copy = value.load(Ordering::SeqCst);
-                    local_copy += 1;
-                    sleep(0.1);
-                    value.store(local_copy, Ordering::SeqCst);
-                    l.say(format!("{name}  - finish thread"));
+                    heap.with_gil(|py| {
+                        let db = database.bind(py);
+                        l.say(format!("{name}  - start thread"));
+                        if locked {
+                            py.allow_threads(|| lock.acquire());
+                        }
+                        let mut local_copy = db.value.get();
+                        local_copy += 1;
+                        py.allow_threads(|| sleep(0.1)); // time.sleep releases the GIL
+                        db.value.set(local_copy);
+                        if locked {
+                            lock.release();
+                        }
+                        l.say(format!("{name}  - finish thread"));
+                    })
                 })
             })
             .collect();
         for t in threads {
             t.join().expect("update");
         }
-        log.say(format!(
-            "Testing {}update. Ending value is {}.",
-            if locked { "locked " } else { "" },
-            value.load(Ordering::SeqCst)
-        ));
+        let end = heap.with_gil(|py| database.bind(py).value.get());
+        log.say(format!("{testing}. Ending value is {end}."));
+        heap.with_gil(|_| drop(database));
     }
-    show(
-        "DataBase.update with and without a Lock (In [13])",
-        "(no output: the cells only define DataBase and show\nlock.acquire() / lock.release())",
+    show_three(
+        "DataBase.update under the GIL, with and without a Lock (In [13])",
+        &[
+            "(no output: the cells only",
+            "define DataBase and show",
+            "lock.acquire() and",
+            "lock.release())",
+        ],
+        &cpython_cell("database"),
         &log,
-        "(unlocked, both threads read 0 and write 1: an update is lost; the lock serialises them)",
+        "(unlocked, both threads read 0 and write 1 although both hold the GIL to do it: time.sleep\n   releases it between the read and the write; the Lock serialises the updates)",
     );
 }
 

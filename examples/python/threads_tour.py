@@ -1,8 +1,37 @@
 # CPython counterpart of the cells of examples/threads_tour.rs that the seed notebook
-# (001_3f8830b7e484a3ac) shows without output: Pool.map, the multiprocessing Queue and the
-# Pipe, each as the notebook wrote it. Prints `== NAME` before each cell's output.
+# (001_3f8830b7e484a3ac) shows without output: DataBase.update from two threads without and
+# with a Lock, Pool.map, the multiprocessing Queue and the Pipe, each as the notebook wrote
+# it. Prints `== NAME` before each cell's output. Usage: python3 threads_tour.py [SCALE]
+# (SCALE multiplies the notebook's sleeps).
 import multiprocessing
+import sys
+import threading
+import time
 from multiprocessing import Pool, Process, Queue
+
+
+SCALE = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
+
+
+class DataBase:
+    def __init__(self):
+        self.value = 0
+        self._lock = threading.Lock()
+    def update(self, name):
+        print(name, " - start thread", flush=True)
+        local_copy = self.value
+        local_copy += 1
+        time.sleep(0.1 * SCALE)
+        self.value = local_copy
+        print(name, " - finish thread", flush=True)
+    def locked_update(self, name):
+        print(name, " - start thread", flush=True)
+        with self._lock:
+            local_copy = self.value
+            local_copy += 1
+            time.sleep(0.1 * SCALE)
+            self.value = local_copy
+        print(name, " - finish thread", flush=True)
 
 
 def calc(number):
@@ -38,6 +67,18 @@ def receiver(conn):
 
 
 if __name__ == '__main__':
+    print("== database", flush=True)
+    for testing, method in (("Testing update", "update"), ("Testing locked update", "locked_update")):
+        database = DataBase()
+        print(f"{testing}. Starting value is {database.value}.", flush=True)
+        threads = [threading.Thread(target=getattr(database, method), args=(name,))
+                   for name in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(f"{testing}. Ending value is {database.value}.", flush=True)
+
     print("== pool", flush=True)
     numbers = [5, 10, 20]
     pool = Pool(processes=3)
