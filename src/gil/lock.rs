@@ -241,8 +241,9 @@ impl Gil {
         cond.wait(st).unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[cfg(not(shuttle))]
     fn wait_timeout<'a>(
-        &self,
+        &'a self,
         st: MutexGuard<'a, State>,
         timeout: Duration,
     ) -> (MutexGuard<'a, State>, bool) {
@@ -251,6 +252,25 @@ impl Gil {
             .wait_timeout(st, timeout)
             .unwrap_or_else(PoisonError::into_inner);
         (st, result.timed_out())
+    }
+
+    /// The model checker's timed wait: the timeout is a nondeterministic choice the
+    /// scheduler explores (time out now, after letting others run, or wait for a signal),
+    /// since shuttle's own `wait_timeout` never times out.
+    #[cfg(shuttle)]
+    fn wait_timeout<'a>(
+        &'a self,
+        st: MutexGuard<'a, State>,
+        _timeout: Duration,
+    ) -> (MutexGuard<'a, State>, bool) {
+        use shuttle::rand::Rng;
+        if shuttle::rand::thread_rng().gen_bool(0.5) {
+            drop(st);
+            shuttle::thread::yield_now();
+            (self.lock_state(), true)
+        } else {
+            (self.wait(&self.cond, st), false)
+        }
     }
 
     /// CPython's `take_gil`, or a nested acquisition. `priority`: the caller comes back from
@@ -498,6 +518,12 @@ impl GilGuard<'_> {
     #[inline]
     pub fn safe_point(&self) {
         self.gil.safe_point_held();
+    }
+
+    /// As [`safe_point`](GilGuard::safe_point), and tells whether the lock was handed over
+    /// (released and taken back) in the call.
+    pub fn safe_point_switched(&self) -> bool {
+        self.gil.safe_point_held()
     }
 
     /// `Py_BEGIN_ALLOW_THREADS` / `Py_END_ALLOW_THREADS`: release the lock, run `f` (a

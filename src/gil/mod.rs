@@ -39,5 +39,5 @@ mod stats;
 mod sync;
 
 pub use lock::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, SwitchPolicy};
-pub use shared::{Bound, Py, Python, SharedHeap};
+pub use shared::{Bound, Py, Python, SharedFinalize, SharedHeap};
 pub use stats::{GilStats, ThreadGilStats, WaitHistogram};

@@ -29,7 +29,7 @@ use std::sync::{Mutex, PoisonError};
 use super::SwitchPolicy;
 use super::lock::Gil;
 use crate::gc::{GcError, GenerationStats};
-use crate::{Gc, Heap, HeapConfig, Trace, Visitor};
+use crate::{Finalize, Gc, Heap, HeapConfig, Trace, Visitor};
 
 /// A heap shared by threads under a GIL. Cheap to clone (an `Arc` inside); every clone names
 /// the same heap and lock.
@@ -222,6 +222,12 @@ impl SharedHeap {
         &self.inner.gil
     }
 
+    /// Handles dropped without the lock whose counts are still to be given back (they are,
+    /// at the next [`with_gil`](SharedHeap::with_gil) or hand-over).
+    pub fn deferred_decrefs(&self) -> usize {
+        self.inner.deferred_len.load(Ordering::Acquire)
+    }
+
     /// Run `f` holding the lock, with the token that opens the heap. Re-entrant: on a thread
     /// that holds the lock already, `f` runs at once (and its `safe_point`s and
     /// `allow_threads` keep the lock: only the outermost holder gives it away).
@@ -310,6 +316,35 @@ impl<'py> Python<'py> {
         }
     }
 
+    /// Allocate an object with a finalizer ([`SharedFinalize`], PEP 442's `__del__` without
+    /// resurrection): it runs at most once, before the object dies by refcount or in a
+    /// garbage cycle, on whichever thread holds the lock then.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use pygc::Trace;
+    /// use pygc::gil::{SharedFinalize, SharedHeap, SwitchPolicy};
+    /// static RAN: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// #[derive(Trace)]
+    /// struct Noisy;
+    /// impl SharedFinalize for Noisy {
+    ///     fn finalize(&self) { RAN.fetch_add(1, Ordering::SeqCst); }
+    /// }
+    ///
+    /// let heap = SharedHeap::new(Default::default(), SwitchPolicy::New);
+    /// let obj = heap.with_gil(|py| py.alloc_with_finalizer(Noisy).unbind());
+    /// std::thread::spawn(move || drop(obj)).join().unwrap(); // parked, no lock held
+    /// heap.with_gil(|_| {}); // given back here: the finalizer runs on this thread
+    /// assert_eq!(RAN.load(Ordering::SeqCst), 1);
+    /// ```
+    pub fn alloc_with_finalizer<T: Trace + SharedFinalize>(self, value: T) -> Bound<'py, T> {
+        Bound {
+            gc: self.heap().alloc_with_finalizer(value),
+            py: self,
+        }
+    }
+
     /// The eval breaker: if another thread asked for the lock (or, old GIL, the tick count
     /// ran out), hand it over and take it back. Handles parked meanwhile are given back.
     pub fn safe_point(self) {
@@ -393,6 +428,23 @@ impl<'py> Python<'py> {
     /// `gc.is_tracked(obj)`.
     pub fn is_tracked<T>(self, obj: &Bound<'py, T>) -> bool {
         self.heap().is_tracked(&obj.gc)
+    }
+}
+
+/// A finalizer for objects of a [`SharedHeap`] ([`Python::alloc_with_finalizer`]): CPython's
+/// `__del__` (PEP 442), given the value only. It cannot resurrect the object or reach a
+/// `Gc` (a shared heap hands out none); it runs with the lock held, nested (so a
+/// `with_gil` inside it keeps the lock through `allow_threads`).
+pub trait SharedFinalize: Send + Sized + 'static {
+    /// Called once, before the object dies.
+    fn finalize(&self);
+}
+
+// The shared finalizer, as the heap's finalizer: the `Gc` stays here (G2), the user sees the
+// value only.
+impl<T: SharedFinalize> Finalize for T {
+    fn finalize(this: &Gc<Self>) {
+        SharedFinalize::finalize(&**this);
     }
 }
 
