@@ -21,8 +21,8 @@ use pygc::gil::{Py, SharedHeap, SwitchPolicy};
 use pygc::{Gc, Heap, HeapConfig, Trace};
 
 use common::{
-    Table, best_of, child_args, fmt_duration, fmt_secs, machine, parse_lines, python, quick,
-    spawn_self,
+    Table, best_of, child_args, cpu_time, fmt_duration, fmt_secs, machine, parse_lines, python,
+    quick, spawn_self,
 };
 
 /// One entry of the notebook's result dict: `n: factorize_naive(n)`.
@@ -90,6 +90,8 @@ fn own_heap(lo: u64, hi: u64) -> u64 {
 struct Run {
     name: &'static str,
     wall: Duration,
+    /// CPU time of this process and its children over the run.
+    cpu: Duration,
     found: u64,
     switches: Option<u64>,
 }
@@ -102,6 +104,7 @@ fn serial(count: u64) -> Run {
         wall: start.elapsed(),
         found,
         switches: None,
+        cpu: Duration::ZERO,
     }
 }
 
@@ -144,6 +147,7 @@ fn gil_threads(count: u64, nthreads: u64, name: &'static str) -> Run {
         wall,
         found,
         switches: Some(switches),
+        cpu: Duration::ZERO,
     }
 }
 
@@ -160,6 +164,7 @@ fn own_heap_threads(count: u64, nthreads: u64, name: &'static str) -> Run {
         wall: start.elapsed(),
         found,
         switches: None,
+        cpu: Duration::ZERO,
     }
 }
 
@@ -187,6 +192,7 @@ fn processes(count: u64, nprocs: u64, name: &'static str) -> Run {
         wall: start.elapsed(),
         found,
         switches: None,
+        cpu: Duration::ZERO,
     }
 }
 
@@ -208,43 +214,37 @@ fn main() {
     );
 
     let wall = |r: &Run| r.wall;
-    let runs = [
-        best_of(reps, || serial(count), wall),
-        best_of(
-            reps,
-            || gil_threads(count, 1, "1 thread, shared heap under the GIL"),
-            wall,
-        ),
-        best_of(
-            reps,
-            || gil_threads(count, 2, "2 threads, shared heap under the GIL"),
-            wall,
-        ),
-        best_of(
-            reps,
-            || gil_threads(count, 4, "4 threads, shared heap under the GIL"),
-            wall,
-        ),
-        best_of(
-            reps,
-            || own_heap_threads(count, 2, "2 threads, a heap each, no GIL"),
-            wall,
-        ),
-        best_of(
-            reps,
-            || own_heap_threads(count, 4, "4 threads, a heap each, no GIL"),
-            wall,
-        ),
-        best_of(reps, || processes(count, 2, "2 processes"), wall),
-        best_of(reps, || processes(count, 4, "4 processes"), wall),
+    // CPU time over each run, whatever the variant: threads and children alike.
+    let measured = |f: &dyn Fn() -> Run| {
+        let before = cpu_time();
+        let mut run = f();
+        run.cpu = cpu_time().saturating_sub(before);
+        run
+    };
+    let variants: [&dyn Fn() -> Run; 8] = [
+        &|| serial(count),
+        &|| gil_threads(count, 1, "1 thread, shared heap under the GIL"),
+        &|| gil_threads(count, 2, "2 threads, shared heap under the GIL"),
+        &|| gil_threads(count, 4, "4 threads, shared heap under the GIL"),
+        &|| own_heap_threads(count, 2, "2 threads, a heap each, no GIL"),
+        &|| own_heap_threads(count, 4, "4 threads, a heap each, no GIL"),
+        &|| processes(count, 2, "2 processes"),
+        &|| processes(count, 4, "4 processes"),
     ];
+    let runs: Vec<Run> = variants
+        .iter()
+        .map(|f| best_of(reps, || measured(*f), wall))
+        .collect();
     for run in &runs {
         assert_eq!(run.found, runs[0].found, "{} found other factors", run.name);
     }
 
-    let cpython = python(include_str!("python/factorize.py"), &[py_count.to_string()])
-        .map(|out| parse_lines(&out))
-        .unwrap_or_default();
+    let cpython = python(
+        include_str!("python/factorize.py"),
+        &[py_count.to_string(), py_reps.to_string()],
+    )
+    .map(|out| parse_lines(&out))
+    .unwrap_or_default();
     let py = |key: &str| cpython.get(key).and_then(|v| v.first().copied());
     let py_serial = py("serial");
     if let Some(found) = cpython.values().map(|v| v.get(1).copied()).next().flatten() {
@@ -263,15 +263,23 @@ fn main() {
         "variant",
         "pygc wall",
         "speed-up",
+        "cores busy",
         "GIL switches",
         "CPython wall",
         "speed-up",
+        "cores busy",
     ]);
     let base = runs[0].wall.as_secs_f64();
     for run in &runs {
-        let (py_wall, py_speedup) = match (py_key(run.name).and_then(py), py_serial) {
-            (Some(w), Some(s)) => (fmt_secs(w), format!("{:.2}x", s / w)),
-            _ => ("-".into(), "-".into()),
+        let py_run = py_key(run.name).and_then(|k| cpython.get(k));
+        let (py_wall, py_speedup, py_busy) = match (py_run, py_serial) {
+            (Some(v), Some(s)) => (
+                fmt_secs(v[0]),
+                format!("{:.2}x", s / v[0]),
+                v.get(2)
+                    .map_or("-".into(), |cpu| format!("{:.2}", cpu / v[0])),
+            ),
+            _ => ("-".into(), "-".into(), "-".into()),
         };
         let name = if run.name.contains("a heap each") {
             format!("{} (CPython: none)", run.name)
@@ -282,16 +290,20 @@ fn main() {
             name,
             fmt_duration(run.wall),
             format!("{:.2}x", base / run.wall.as_secs_f64()),
+            format!("{:.2}", run.cpu.as_secs_f64() / run.wall.as_secs_f64()),
             run.switches.map_or("-".into(), |s| s.to_string()),
             py_wall,
             py_speedup,
+            py_busy,
         ]);
     }
     println!();
     table.print();
     println!(
         "\n  {} factors found by every pygc variant; speed-up is against each column's own \
-         serial run.\n  Threads under one lock are no faster than one thread (the notebook: \
+         serial run;\n  cores busy: CPU time (process and children) over wall time: at most 1 for one \
+         thread at a\n  time, above 1 only when threads or processes ran at once (lower \
+         everywhere on a loaded machine).\n  Threads under one lock are no faster than one thread (the notebook: \
          1 min 22 s serial,\n  1 min 25 s with 2 threads, 1 min 28 s with 4); a heap per \
          thread or per process uses the cores.",
         runs[0].found

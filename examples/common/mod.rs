@@ -39,6 +39,22 @@ pub fn machine() -> String {
     format!("{cores} cores, load average {load}")
 }
 
+/// CPU time used so far by this process and its waited-for children (Linux
+/// `/proc/self/stat`: utime, stime, cutime, cstime, in USER_HZ = 100 ticks a second). Divided
+/// by a wall time, it tells how many cores a run kept busy, whatever the machine's load.
+pub fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // utime, stime, cutime, cstime are fields 14-17 of the line, 12-15 after the name.
+    let ticks: u64 = fields.iter().skip(11).take(4).sum();
+    Duration::from_millis(ticks * 10)
+}
+
 /// The arguments after `--child`, when this process was re-spawned by [`spawn_self`].
 pub fn child_args() -> Option<Vec<String>> {
     let args: Vec<String> = std::env::args().collect();
