@@ -78,6 +78,7 @@ fn main() {
     saveall_tour();
     thresholds_tour();
     introspection_tour();
+    gil_tour();
 }
 
 fn section(title: &str) {
@@ -414,4 +415,78 @@ fn introspection_tour() {
     println!("gc.collect() -> {}", heap.collect());
     let ids: Vec<u32> = module.active.borrow().iter().map(|s| s.id).collect();
     println!("active sessions still there: {ids:?}");
+}
+
+fn gil_tour() {
+    use pygc::gil::{Py, SharedHeap, SwitchPolicy};
+    use std::time::Duration;
+
+    section("7. The GIL: one heap, two threads");
+    /// A list another thread may append to: it holds `Py` handles (which may cross threads
+    /// with the lock), not `Gc` ones.
+    #[derive(Trace)]
+    struct SharedList {
+        items: RefCell<Vec<Py<SharedList>>>,
+    }
+    let new_list = || SharedList {
+        items: RefCell::new(Vec::new()),
+    };
+
+    let heap = SharedHeap::new(Default::default(), SwitchPolicy::New);
+    heap.gil().set_switch_interval(Duration::from_micros(100));
+    let root = heap.with_gil(|py| py.alloc(new_list()).unbind());
+    println!("sys.setswitchinterval(0.0001); two threads append 100000 lists each to one list");
+    let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (heap, start) = (heap.clone(), start.clone());
+            let root = heap.with_gil(|py| root.clone_ref(py));
+            std::thread::spawn(move || {
+                start.wait(); // both ask for the lock at once
+                heap.with_gil(|py| {
+                    for i in 0..100_000 {
+                        let item = py.alloc(new_list());
+                        if i % 2 == 0 {
+                            // every other item a self-cycle: garbage once the list lets go
+                            item.items.borrow_mut().push(item.clone().unbind());
+                        }
+                        root.bind(py).items.borrow_mut().push(item.unbind());
+                        py.safe_point(); // the eval breaker: the other thread may run
+                    }
+                })
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    heap.with_gil(|py| {
+        println!(
+            "  the list holds {} items; live objects {}",
+            root.bind(py).items.borrow().len(),
+            py.live_objects()
+        );
+        root.bind(py).items.borrow_mut().clear();
+        println!(
+            "  cleared it: gc.collect() -> {} (the self-cycles); live objects {}",
+            py.collect(),
+            py.live_objects()
+        );
+    });
+    let stats = heap.gil().stats();
+    println!(
+        "  GIL: {} acquisitions, {} switches, {} forced drops, {} drop requests; wait p50 {:?}, p99 {:?}",
+        stats.acquisitions,
+        stats.switches,
+        stats.forced_drops,
+        stats.drop_requests,
+        stats.wait_histogram.percentile(0.5),
+        stats.wait_histogram.percentile(0.99)
+    );
+    println!(
+        "  The seeds' experiments, each beside CPython 3.11: cargo run --release --example \
+         factorize\n  (threads vs processes), gil_fight (old vs new GIL), io_latency (the \
+         convoy effect),\n  dining_philosophers, threads_tour (threading and multiprocessing \
+         mapped onto std)."
+    );
 }
