@@ -25,6 +25,9 @@ impl VisitSink for VisitOp<'_> {
     fn visit(&mut self, target: ObjRef) {
         visit(self, target);
     }
+    fn hands_out_handles(&self) -> bool {
+        matches!(self, VisitOp::Collect(_))
+    }
 }
 
 #[inline]

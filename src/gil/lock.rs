@@ -186,11 +186,15 @@ impl Gil {
     /// Take the lock, blocking until it is this thread's (or, if this thread holds it
     /// already, count one more level of nesting).
     pub fn acquire(&self) -> GilGuard<'_> {
-        self.acquire_as(false);
-        GilGuard {
+        let events = self.acquire_as(false);
+        // The guard exists before any user code (a `tracing` subscriber) runs, so that a
+        // panic there still releases the lock.
+        let guard = GilGuard {
             gil: self,
             _not_send: PhantomData,
-        }
+        };
+        self.emit(events);
+        guard
     }
 
     /// A nested guard if this thread holds the lock already, without blocking otherwise.
@@ -275,10 +279,10 @@ impl Gil {
 
     /// CPython's `take_gil`, or a nested acquisition. `priority`: the caller comes back from
     /// a blocking call (used by [`SwitchPolicy::PriorityHandoff`]).
-    fn acquire_as(&self, priority: bool) {
+    fn acquire_as(&self, priority: bool) -> Events {
         if self.is_held_by_current_thread() {
             self.depth.fetch_add(1, Ordering::Relaxed);
-            return;
+            return Events::default();
         }
         let me = thread_token();
         let priority = priority && self.policy == SwitchPolicy::PriorityHandoff;
@@ -355,6 +359,11 @@ impl Gil {
         drop(st);
         self.owner.store(me, Ordering::Relaxed);
         self.depth.store(1, Ordering::Relaxed);
+        events
+    }
+
+    /// Emit an acquisition's events (user code: called once a guard owns the lock).
+    fn emit(&self, events: Events) {
         if events.requested {
             tracing::debug!(target: "pygc::gil", policy = ?self.policy, "gil: drop requested");
         }
@@ -441,7 +450,8 @@ impl Gil {
     fn switch_now(&self) -> bool {
         tracing::debug!(target: "pygc::gil", policy = ?self.policy, "gil: dropping at a safe point");
         self.release(true);
-        self.acquire_as(false);
+        let events = self.acquire_as(false);
+        self.emit(events);
         true
     }
 
@@ -463,7 +473,8 @@ struct Reacquire<'a>(&'a Gil);
 
 impl Drop for Reacquire<'_> {
     fn drop(&mut self) {
-        self.0.acquire_as(true);
+        let events = self.0.acquire_as(true);
+        self.0.emit(events);
     }
 }
 

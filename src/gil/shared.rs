@@ -597,7 +597,9 @@ impl<T> Drop for Py<T> {
 // holder gives it away, and the collector calls neither.
 unsafe impl<T> Trace for Py<T> {
     fn trace(&self, visitor: &mut Visitor<'_>) {
-        if self.heap.gil.is_held_by_current_thread() {
+        // Never to introspection (`Heap::referents` of a plain heap holding this `Py`): it
+        // would turn the edge into an `AnyGc`, a `Gc` of this heap outside the lock (G2).
+        if self.heap.gil.is_held_by_current_thread() && !visitor.hands_out_handles() {
             visitor.visit(&self.gc);
         }
     }

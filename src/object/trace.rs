@@ -92,6 +92,11 @@ pub struct Visitor<'a> {
 pub(crate) trait VisitSink {
     /// One reported handle. `target` is live for the call (the traced value owns it).
     fn visit(&mut self, target: ObjRef);
+    /// Whether visited targets are handed to the caller as new strong handles
+    /// (`get_referents`), rather than only read by the collector.
+    fn hands_out_handles(&self) -> bool {
+        false
+    }
 }
 
 impl std::fmt::Debug for Visitor<'_> {
@@ -103,6 +108,13 @@ impl std::fmt::Debug for Visitor<'_> {
 impl<'a> Visitor<'a> {
     pub(crate) fn new(sink: &'a mut dyn VisitSink) -> Self {
         Visitor { sink }
+    }
+
+    /// Whether this visit hands targets out as handles (introspection): `Py` of a shared
+    /// heap does not report to such visitors.
+    #[inline]
+    pub(crate) fn hands_out_handles(&self) -> bool {
+        self.sink.hands_out_handles()
     }
 
     /// Report one strong handle owned by the value being traced.
