@@ -360,7 +360,7 @@ impl<'a> Collector<'a> {
             let callback = obj.weakref().and_then(|w| w.callback.borrow_mut().take());
             if let Some(callback) = callback {
                 let arg = weakref.clone();
-                self.report(|| context("weakref callback", obj), || callback(arg));
+                self.report(|| context("weakref callback", obj), || callback.call(arg));
             }
             if obj.header().rc() == 1 {
                 freed += 1;

@@ -26,7 +26,50 @@ use super::owner::{Owner, alloc_weakref};
 use crate::{Trace, Visitor};
 
 /// A weak-reference callback, type-erased; receives the (already cleared) weak reference.
-pub(crate) type Callback = Box<dyn FnOnce(AnyGc)>;
+///
+/// CPython's weak reference owns its `wr_callback` and traverses it: whatever the callback
+/// refers to is an edge of the weak-reference object. pygc's callbacks are a plain closure
+/// (opaque: its captures are edges the collector cannot see) plus, for
+/// [`Gc::downgrade_with_traced_callback`], a *state* that implements [`Trace`] and is
+/// reported as the weak-reference object's own edges.
+pub(crate) trait WeakCallback {
+    /// Report the handles of the callback's traced state (none for an opaque closure).
+    fn trace(&self, visitor: &mut Visitor<'_>);
+    /// Run the callback once, with the (already cleared) weak reference.
+    fn call(self: Box<Self>, weakref: AnyGc);
+}
+
+/// The type-erased callback a weak-reference object owns.
+pub(crate) type Callback = Box<dyn WeakCallback>;
+
+/// The state of an opaque callback: nothing to trace.
+struct Opaque;
+
+// SAFETY: holds nothing.
+unsafe impl Trace for Opaque {
+    const MAY_CONTAIN_HANDLES: bool = false;
+    fn trace(&self, _: &mut Visitor<'_>) {}
+}
+
+/// A callback whose state the collector traverses.
+struct TracedCallback<S, F, T> {
+    state: S,
+    f: F,
+    _referent: PhantomData<fn() -> T>,
+}
+
+impl<S: Trace, T: 'static, F: FnOnce(S, Weak<T>)> WeakCallback for TracedCallback<S, F, T> {
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        self.state.trace(visitor);
+    }
+    fn call(self: Box<Self>, weakref: AnyGc) {
+        let weakref = weakref
+            .downcast_internal::<WeakRefObj>()
+            .expect("weak reference object");
+        let TracedCallback { state, f, .. } = *self;
+        f(state, Weak::from_weakref(weakref));
+    }
+}
 
 /// The value of a weak-reference object.
 pub(crate) struct WeakRefObj {
@@ -36,11 +79,21 @@ pub(crate) struct WeakRefObj {
     pub(crate) callback: RefCell<Option<Callback>>,
 }
 
-// SAFETY: a weak-reference object owns no strong handle the collector could see (its callback
-// is an opaque closure). It is still GC-capable (`MAY_CONTAIN_HANDLES = true`) so that a weak
-// reference held only by garbage is itself garbage, as CPython requires.
+// SAFETY: the handles a weak-reference object owns are those of its callback's traced state
+// (CPython's `weakref_traverse` visits `wr_callback`); an opaque callback reports none, which
+// is safe (a leak at worst, Trace rule 2). The referent is never reported: it is not counted.
+// The callback cell is borrowed mutably only to install or take the callback, never while
+// user code or a collection runs, so `try_borrow` always succeeds here and two traces agree
+// (rule 3). Weak-reference objects are GC-capable so that a weak reference held only by
+// garbage is itself garbage, as CPython requires.
 unsafe impl Trace for WeakRefObj {
-    fn trace(&self, _: &mut Visitor<'_>) {}
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if let Ok(callback) = self.callback.try_borrow() {
+            if let Some(callback) = callback.as_ref() {
+                callback.trace(visitor);
+            }
+        }
+    }
 }
 
 /// The weak references to one referent, in CPython's order.
@@ -345,24 +398,84 @@ impl<T> Gc<T> {
     ///
     /// The closure is opaque to the collector: handles it captures are strong edges the
     /// collector cannot see (they keep their targets alive). Capture `Weak`s or plain data.
-    pub fn downgrade_with_callback(
-        this: &Self,
-        callback: impl FnOnce(Weak<T>) + 'static,
-    ) -> Weak<T> {
-        let referent = this.obj();
+    pub fn downgrade_with_callback(this: &Self, callback: impl FnOnce(Weak<T>) + 'static) -> Weak<T>
+    where
+        T: 'static,
+    {
         // Made naming nothing: see `downgrade` (its allocation may collect).
         let weakref = new_weakref(this, None);
         if Gc::is_dead(this) {
             drop(callback);
             return Weak::from_weakref(weakref);
         }
-        let erased: Callback = Box::new(move |weakref: AnyGc| {
-            let weakref = weakref
-                .downcast_internal::<WeakRefObj>()
-                .expect("weak reference object");
-            callback(Weak::from_weakref(weakref));
+        let erased: Callback = Box::new(TracedCallback {
+            state: Opaque,
+            f: move |_: Opaque, weakref: Weak<T>| callback(weakref),
+            _referent: PhantomData,
         });
-        *weakref.callback.borrow_mut() = Some(erased);
+        Self::install_callback(this, weakref, erased)
+    }
+
+    /// A new weak reference with a callback whose *state* the collector traverses, as CPython
+    /// traverses a weak reference's `wr_callback`: `callback(state, weak)` runs once when this
+    /// object dies, and until then the handles in `state` are edges of the weak-reference
+    /// object (not external references).
+    ///
+    /// So an object holding a weak reference to itself whose callback state mentions it is a
+    /// plain cycle, freed by [`Heap::collect`](crate::Heap::collect); with
+    /// [`Gc::downgrade_with_callback`] the captured handle would keep it alive forever.
+    ///
+    /// CPython's rules for the garbage apply (`handle_weakrefs`): when the referent is
+    /// garbage and the weak reference is not, the callback runs (its state is reachable
+    /// through the weak reference, so it is intact); when the weak reference is itself
+    /// garbage, the callback never runs and its state is dropped with it. On refcount death
+    /// the callback runs as for [`Gc::downgrade_with_callback`]. Put every handle the
+    /// callback needs in `state`; the closure itself should capture only plain data.
+    ///
+    /// ```
+    /// use std::cell::{Cell, RefCell};
+    /// use pygc::{Gc, Heap, Trace, Weak};
+    ///
+    /// #[derive(Trace)]
+    /// struct Node {
+    ///     me: RefCell<Option<Weak<Node>>>,
+    /// }
+    ///
+    /// let heap = Heap::new();
+    /// let node = heap.alloc(Node { me: RefCell::new(None) });
+    /// // The callback state holds the node itself: a traced edge, not a hidden root.
+    /// let weak = Gc::downgrade_with_traced_callback(&node, node.clone(), |_state, _weak| {});
+    /// *node.me.borrow_mut() = Some(weak);
+    /// drop(node);
+    /// assert_eq!(heap.live_objects(), 2); // the node and its weak-reference object
+    /// heap.collect();
+    /// assert_eq!(heap.live_objects(), 0);
+    /// ```
+    pub fn downgrade_with_traced_callback<S: Trace + 'static>(
+        this: &Self,
+        state: S,
+        callback: impl FnOnce(S, Weak<T>) + 'static,
+    ) -> Weak<T>
+    where
+        T: 'static,
+    {
+        // Made naming nothing: see `downgrade` (its allocation may collect).
+        let weakref = new_weakref(this, None);
+        if Gc::is_dead(this) {
+            drop((state, callback));
+            return Weak::from_weakref(weakref);
+        }
+        let erased: Callback = Box::new(TracedCallback {
+            state,
+            f: callback,
+            _referent: PhantomData,
+        });
+        Self::install_callback(this, weakref, erased)
+    }
+
+    fn install_callback(this: &Self, weakref: Gc<WeakRefObj>, callback: Callback) -> Weak<T> {
+        let referent = this.obj();
+        *weakref.callback.borrow_mut() = Some(callback);
         weakref.referent.set(Some(referent));
         Owner::of_obj(this)
             .weak_table()

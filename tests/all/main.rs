@@ -9,3 +9,4 @@ mod regressions;
 mod smoke;
 mod soundness;
 mod support;
+mod weak_callbacks;
