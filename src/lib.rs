@@ -15,6 +15,7 @@ pub use gc::{
     CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable,
 };
 pub use heap::{AllocError, AllocatorGeometry, DEFAULT_THRESHOLDS, Heap, HeapConfig};
+pub use object::external::ExternalMemory;
 pub use object::handle::{AnyGc, Gc, Handle};
 pub use object::trace::{Trace, Visitor};
 pub use object::weak::{Weak, WeakValueMap};

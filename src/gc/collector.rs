@@ -106,9 +106,13 @@ impl<'a> Collector<'a> {
     /// The automatic trigger (`gc_collect_generations`): the oldest generation whose count
     /// exceeds its threshold, except that a full collection also needs the objects waiting
     /// for one (`long_lived_pending`) to be at least 25% of those that survived the last.
-    pub(crate) fn collect_automatic(&self) {
+    ///
+    /// With `at_least_young` (pygc's byte trigger: memory grew, not the count) the choice is
+    /// the same, and generation 0 is collected when no generation's count is over its
+    /// threshold. Returns the generation collected, if any.
+    pub(crate) fn collect_automatic(&self, at_least_young: bool) -> Option<usize> {
         if super::collecting() {
-            return;
+            return None;
         }
         let _running = Running::enter(self.gc);
         let counts = self.gc.counts.get();
@@ -119,9 +123,14 @@ impl<'a> Collector<'a> {
                     continue;
                 }
                 self.collect_with_callbacks(g);
-                break;
+                return Some(g);
             }
         }
+        if at_least_young {
+            self.collect_with_callbacks(0);
+            return Some(0);
+        }
+        None
     }
 
     /// The final collection when the `Heap` is dropped: no callbacks, like CPython's

@@ -30,7 +30,7 @@ use crate::gc::{
 };
 use crate::object::handle::{AnyGc, Gc, Handle, obj_of};
 use crate::object::header::{ObjRef, flag};
-use crate::{Finalize, LegacyFinalize, Trace, Visitor};
+use crate::{ExternalMemory, Finalize, LegacyFinalize, Trace, Visitor};
 use state::HeapState;
 
 /// Default thresholds, as CPython 3.11: (700, 10, 10).
@@ -65,6 +65,13 @@ pub struct HeapConfig {
     pub enabled: bool,
     /// The small-object allocator's geometry.
     pub geometry: AllocatorGeometry,
+    /// pygc's byte trigger, beside CPython's count rule: when the heap's
+    /// [accounted bytes](Heap::accounted_bytes) (boxes plus reported
+    /// [`ExternalMemory`](crate::ExternalMemory)) have grown by this much since the last
+    /// collection, the next allocation starts an automatic collection, of the generation
+    /// CPython's rule picks (generation 0 when no count is over its threshold). `None`
+    /// (the default) counts objects only, as CPython does.
+    pub byte_trigger: Option<usize>,
 }
 
 impl Default for HeapConfig {
@@ -73,6 +80,7 @@ impl Default for HeapConfig {
             thresholds: DEFAULT_THRESHOLDS,
             enabled: true,
             geometry: AllocatorGeometry::Default,
+            byte_trigger: None,
         }
     }
 }
@@ -194,6 +202,52 @@ impl Heap {
     /// prints the table.
     pub fn alloc_stats(&self) -> AllocStats {
         self.state().memory.stats()
+    }
+
+    /// The bytes this heap accounts for: every live box (header and value, small or large)
+    /// plus the memory objects report with [`ExternalMemory`] tokens. What the byte
+    /// trigger ([`HeapConfig::byte_trigger`]) watches.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let before = heap.accounted_bytes();
+    /// let big = heap.alloc([0u64; 100]); // a large box (800 bytes of value)
+    /// assert!(heap.accounted_bytes() >= before + 800);
+    /// drop(big);
+    /// assert_eq!(heap.accounted_bytes(), before);
+    /// ```
+    pub fn accounted_bytes(&self) -> usize {
+        self.state().accounted_bytes()
+    }
+
+    /// The part of [`Heap::accounted_bytes`] reported by [`ExternalMemory`] tokens.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let token = heap.external_memory();
+    /// token.set(4096);
+    /// assert_eq!(heap.external_bytes(), 4096);
+    /// drop(token);
+    /// assert_eq!(heap.external_bytes(), 0);
+    /// ```
+    pub fn external_bytes(&self) -> usize {
+        self.state().owner.external_bytes()
+    }
+
+    /// A token (reporting 0 bytes) through which an object reports memory it owns outside
+    /// its box; see [`ExternalMemory`].
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let token = heap.external_memory();
+    /// token.set(100);
+    /// assert_eq!(heap.accounted_bytes(), 100);
+    /// ```
+    pub fn external_memory(&self) -> ExternalMemory {
+        ExternalMemory::with_total(self.state().owner.external_total())
     }
 
     /// Number of objects allocated and not yet freed (tracked or not, weak references included).

@@ -57,6 +57,14 @@ pub(crate) struct HeapState {
     pub(super) trashcan: Trashcan,
     pub(super) unraisables: Unraisables,
     live: Cell<usize>,
+    /// Bytes of the boxes counted by `live` (header and value: `vtable.layout.size()`).
+    box_bytes: Cell<usize>,
+    /// `HeapConfig::byte_trigger`.
+    byte_trigger: Option<usize>,
+    /// Accounted bytes (boxes plus external) above which the next allocation starts a young
+    /// collection: the accounted bytes after the last collection plus the trigger, or
+    /// `usize::MAX` without one (the comparison in `alloc_object` is then never true).
+    byte_limit: Cell<usize>,
     /// The `Heap` handle is gone.
     orphaned: Cell<bool>,
     /// Queued for, or running, its final collection (see the module docs): the state must
@@ -145,6 +153,9 @@ impl HeapState {
             trashcan: Trashcan::default(),
             unraisables: Unraisables::default(),
             live: Cell::new(0),
+            box_bytes: Cell::new(0),
+            byte_trigger: config.byte_trigger,
+            byte_limit: Cell::new(config.byte_trigger.unwrap_or(usize::MAX)),
             orphaned: Cell::new(false),
             closing: Cell::new(false),
             self_ptr: Cell::new(std::ptr::null()),
@@ -223,8 +234,12 @@ impl HeapState {
     /// `vtable` describes `T` (its layout is `GcBox<T>`'s, its shims take a `T`).
     #[inline]
     unsafe fn alloc_object<T>(&self, vtable: &'static VTable, value: T) -> Result<Gc<T>, T> {
-        if vtable.gc_capable && self.gc.count_allocation() && !self.orphaned.get() {
-            self.collect_automatic();
+        // CPython's count rule, and pygc's byte trigger beside it; one test on the fast path
+        // (`|`, not `||`: both are cheap, and one branch predicts better than two).
+        let count_due = vtable.gc_capable && self.gc.count_allocation();
+        let bytes = self.box_bytes.get() + vtable.layout.size() + self.owner.external_bytes();
+        if (count_due | (bytes > self.byte_limit.get())) && !self.orphaned.get() {
+            self.collect_automatic(count_due);
         }
         let block = self.memory.alloc_box(vtable.layout);
         if self.memory.events_waiting() {
@@ -242,6 +257,8 @@ impl HeapState {
         // and `vtable` describes `T` (caller's contract).
         let obj = unsafe { init_box(memory, shift, vtable, value) };
         self.live.set(self.live.get() + 1);
+        self.box_bytes
+            .set(self.box_bytes.get() + vtable.layout.size());
         if vtable.gc_capable {
             self.gc.track(obj);
         }
@@ -255,6 +272,8 @@ impl HeapState {
             self.gc.count_free();
         }
         self.live.set(self.live.get() - 1);
+        self.box_bytes
+            .set(self.box_bytes.get() - obj.vtable().layout.size());
         // SAFETY: the box was made by `alloc_box` with its vtable's layout; its value is
         // dropped and its count is zero, so nothing refers to it any more.
         unsafe {
@@ -280,13 +299,40 @@ impl HeapState {
     /// `gc.collect(g)`.
     pub(super) fn collect_explicit(&self, generation: usize) -> usize {
         let found = self.collector().collect_explicit(generation);
+        self.reset_byte_limit();
         run_pending_shutdowns();
         found
     }
 
-    fn collect_automatic(&self) {
-        self.collector().collect_automatic();
+    /// An allocation found a collection due: by CPython's count rule (`by_count`) or by the
+    /// byte trigger. The generation is chosen by CPython's rule either way.
+    #[cold]
+    #[inline(never)]
+    fn collect_automatic(&self, by_count: bool) {
+        if by_count || self.gc.enabled.get() {
+            let ran = self.collector().collect_automatic(!by_count);
+            if ran.is_some() {
+                self.reset_byte_limit();
+            }
+        } else {
+            // Byte trigger while collection is disabled: start counting again from here,
+            // rather than taking this path on every allocation.
+            self.reset_byte_limit();
+        }
         run_pending_shutdowns();
+    }
+
+    /// Boxes plus reported external memory (`Heap::accounted_bytes`).
+    pub(super) fn accounted_bytes(&self) -> usize {
+        self.box_bytes.get() + self.owner.external_bytes()
+    }
+
+    /// The byte trigger counts from the accounted bytes after a collection.
+    fn reset_byte_limit(&self) {
+        if let Some(trigger) = self.byte_trigger {
+            self.byte_limit
+                .set(self.accounted_bytes().saturating_add(trigger));
+        }
     }
 
     /// The `Heap` handle is going away: no more automatic collections; the final

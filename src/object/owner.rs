@@ -13,7 +13,9 @@
 //! Knowledge flows one way: the heap knows `Owner`; `Owner` knows nothing of the heap.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::ptr::NonNull;
+use std::rc::Rc;
 
 use super::handle::Gc;
 use super::header::ObjRef;
@@ -50,6 +52,9 @@ impl std::fmt::Debug for OwnerHooks {
 pub(crate) struct Owner {
     hooks: &'static OwnerHooks,
     weak_table: WeakTable,
+    /// Bytes reported by [`ExternalMemory`](super::external::ExternalMemory) tokens (shared
+    /// with them: a token may outlive the heap).
+    external: Rc<Cell<usize>>,
 }
 
 impl Owner {
@@ -57,12 +62,24 @@ impl Owner {
         Owner {
             hooks,
             weak_table: WeakTable::default(),
+            external: Rc::new(Cell::new(0)),
         }
     }
 
     /// The weak-reference table of this heap.
     pub(crate) fn weak_table(&self) -> &WeakTable {
         &self.weak_table
+    }
+
+    /// The counter external-memory tokens of this heap report into.
+    pub(crate) fn external_total(&self) -> Rc<Cell<usize>> {
+        self.external.clone()
+    }
+
+    /// Bytes reported by this heap's external-memory tokens.
+    #[inline]
+    pub(crate) fn external_bytes(&self) -> usize {
+        self.external.get()
     }
 
     /// The owner of the object behind `handle`, borrowed for as long as the handle is (a

@@ -3,6 +3,7 @@ mod cpython;
 mod differential;
 mod failure;
 mod object_graph;
+mod pressure;
 mod props;
 mod redteam;
 mod regressions;
