@@ -12,7 +12,8 @@ mod object;
 pub mod testutil;
 
 pub use gc::{
-    CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable,
+    CallbackId, CallbackPhase, CollectionInfo, CollectionTrigger, DebugFlags, GcError,
+    GenerationStats, Pause, PauseStats, Unraisable,
 };
 pub use heap::{AllocError, AllocatorGeometry, DEFAULT_THRESHOLDS, Heap, HeapConfig};
 pub use object::external::ExternalMemory;

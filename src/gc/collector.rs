@@ -31,6 +31,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use super::list::GcList;
+use super::pause::{CollectionTrigger, Pause};
 use super::state::{GcState, lists};
 use super::unraisable::Unraisables;
 use super::visit::VisitOp;
@@ -100,7 +101,7 @@ impl<'a> Collector<'a> {
         }
         self.host.drain_trashcan();
         let _running = Running::enter(self.gc);
-        self.collect_with_callbacks(generation)
+        self.collect_with_callbacks(generation, CollectionTrigger::Explicit)
     }
 
     /// The automatic trigger (`gc_collect_generations`): the oldest generation whose count
@@ -110,7 +111,11 @@ impl<'a> Collector<'a> {
     /// With `at_least_young` (pygc's byte trigger: memory grew, not the count) the choice is
     /// the same, and generation 0 is collected when no generation's count is over its
     /// threshold. Returns the generation collected, if any.
-    pub(crate) fn collect_automatic(&self, at_least_young: bool) -> Option<usize> {
+    pub(crate) fn collect_automatic(
+        &self,
+        at_least_young: bool,
+        trigger: CollectionTrigger,
+    ) -> Option<usize> {
         if super::collecting() {
             return None;
         }
@@ -122,12 +127,12 @@ impl<'a> Collector<'a> {
                 if g == 2 && self.gc.long_lived_pending.get() < self.gc.long_lived_total.get() / 4 {
                     continue;
                 }
-                self.collect_with_callbacks(g);
+                self.collect_with_callbacks(g, trigger);
                 return Some(g);
             }
         }
         if at_least_young {
-            self.collect_with_callbacks(0);
+            self.collect_with_callbacks(0, trigger);
             return Some(0);
         }
         None
@@ -142,7 +147,21 @@ impl<'a> Collector<'a> {
         self.collect_main(2);
     }
 
-    fn collect_with_callbacks(&self, generation: usize) -> usize {
+    /// One collection as the program sees it (its pause is recorded): start callbacks, the
+    /// collection, stop callbacks.
+    fn collect_with_callbacks(&self, generation: usize, trigger: CollectionTrigger) -> usize {
+        let started = Instant::now();
+        let found = self.collect_with_callbacks_untimed(generation);
+        self.gc.pauses.record(Pause {
+            duration: started.elapsed(),
+            generation,
+            trigger,
+            found,
+        });
+        found
+    }
+
+    fn collect_with_callbacks_untimed(&self, generation: usize) -> usize {
         let start = CollectionInfo {
             generation,
             collected: 0,

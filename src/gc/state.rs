@@ -52,6 +52,8 @@ pub(crate) struct GcState {
     pub(crate) long_lived_total: Cell<usize>,
     pub(crate) long_lived_pending: Cell<usize>,
     pub(crate) running: Cell<bool>,
+    /// Pause records (`gc/pause.rs`), beside CPython's statistics.
+    pub(crate) pauses: super::pause::PauseLog,
 }
 
 impl fmt::Debug for GcState {
@@ -79,6 +81,7 @@ impl GcState {
             long_lived_total: Cell::new(0),
             long_lived_pending: Cell::new(0),
             running: Cell::new(false),
+            pauses: super::pause::PauseLog::default(),
         }
     }
 

@@ -28,6 +28,7 @@ use crate::gc::visit::VisitOp;
 use crate::gc::{
     CallbackId, CallbackPhase, CollectionInfo, DebugFlags, GcError, GenerationStats, Unraisable,
 };
+use crate::gc::{Pause, PauseStats};
 use crate::object::handle::{AnyGc, Gc, Handle, obj_of};
 use crate::object::header::{ObjRef, flag};
 use crate::{ExternalMemory, Finalize, LegacyFinalize, Trace, Visitor};
@@ -202,6 +203,52 @@ impl Heap {
     /// prints the table.
     pub fn alloc_stats(&self) -> AllocStats {
         self.state().memory.stats()
+    }
+
+    /// Cumulative pause time per generation: collections recorded, total and longest
+    /// duration (pygc's addition; [`Heap::stats`] stays CPython's `gc.get_stats()`).
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// heap.collect();
+    /// let stats = heap.pause_stats();
+    /// assert_eq!(stats[2].count, 1);
+    /// assert!(stats[2].max <= stats[2].total);
+    /// ```
+    pub fn pause_stats(&self) -> [PauseStats; 3] {
+        self.state().gc.pauses.stats()
+    }
+
+    /// The last [`RECENT_PAUSES`](crate::gc::RECENT_PAUSES) collections' pauses, oldest
+    /// first: duration, generation, trigger.
+    ///
+    /// ```
+    /// use pygc::{CollectionTrigger, Heap};
+    /// let heap = Heap::new();
+    /// heap.collect();
+    /// let pauses = heap.recent_pauses();
+    /// assert_eq!(pauses.len(), 1);
+    /// assert_eq!(pauses[0].trigger, CollectionTrigger::Explicit);
+    /// assert_eq!(pauses[0].generation, 2);
+    /// ```
+    pub fn recent_pauses(&self) -> Vec<Pause> {
+        self.state().gc.pauses.recent()
+    }
+
+    /// Like [`Heap::recent_pauses`], and forget them: a runtime that keeps its own
+    /// histogram drains the log periodically so no pause is lost to the ring's bound.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// heap.collect();
+    /// assert_eq!(heap.take_recent_pauses().len(), 1);
+    /// assert!(heap.recent_pauses().is_empty());
+    /// assert_eq!(heap.pause_stats()[2].count, 1); // the totals are kept
+    /// ```
+    pub fn take_recent_pauses(&self) -> Vec<Pause> {
+        self.state().gc.pauses.take_recent()
     }
 
     /// The bytes this heap accounts for: every live box (header and value, small or large)

@@ -32,7 +32,7 @@ use super::memory::ObjectMemory;
 use crate::gc::collector::{Collector, Host};
 use crate::gc::state::{GcState, lists};
 use crate::gc::unraisable::Unraisables;
-use crate::gc::{self, DebugFlags};
+use crate::gc::{self, CollectionTrigger, DebugFlags};
 use crate::object::handle::{Gc, init_box};
 use crate::object::header::ObjRef;
 use crate::object::owner::{Owner, OwnerHooks};
@@ -310,7 +310,12 @@ impl HeapState {
     #[inline(never)]
     fn collect_automatic(&self, by_count: bool) {
         if by_count || self.gc.enabled.get() {
-            let ran = self.collector().collect_automatic(!by_count);
+            let trigger = if by_count {
+                CollectionTrigger::Automatic
+            } else {
+                CollectionTrigger::Bytes
+            };
+            let ran = self.collector().collect_automatic(!by_count, trigger);
             if ran.is_some() {
                 self.reset_byte_limit();
             }

@@ -3,6 +3,7 @@ mod cpython;
 mod differential;
 mod failure;
 mod object_graph;
+mod pauses;
 mod pressure;
 mod props;
 mod redteam;
