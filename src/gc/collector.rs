@@ -104,13 +104,9 @@ impl<'a> Collector<'a> {
         self.collect_with_callbacks(generation, CollectionTrigger::Explicit)
     }
 
-    /// The automatic trigger (`gc_collect_generations`): the oldest generation whose count
-    /// exceeds its threshold, except that a full collection also needs the objects waiting
-    /// for one (`long_lived_pending`) to be at least 25% of those that survived the last.
-    ///
-    /// With `at_least_young` (pygc's byte trigger: memory grew, not the count) the choice is
-    /// the same, and generation 0 is collected when no generation's count is over its
-    /// threshold. Returns the generation collected, if any.
+    /// The automatic trigger (`gc_collect_generations`): collect the generation
+    /// [`GcState::automatic_generation`] picks, if any. Returns what was found, `None` when
+    /// nothing ran (nothing due, or a collection is already running on this thread).
     pub(crate) fn collect_automatic(
         &self,
         at_least_young: bool,
@@ -119,23 +115,9 @@ impl<'a> Collector<'a> {
         if super::collecting() {
             return None;
         }
+        let generation = self.gc.automatic_generation(at_least_young)?;
         let _running = Running::enter(self.gc);
-        let counts = self.gc.counts.get();
-        let thresholds = self.gc.thresholds.get();
-        for g in (0..3).rev() {
-            if counts[g] > thresholds[g] {
-                if g == 2 && self.gc.long_lived_pending.get() < self.gc.long_lived_total.get() / 4 {
-                    continue;
-                }
-                self.collect_with_callbacks(g, trigger);
-                return Some(g);
-            }
-        }
-        if at_least_young {
-            self.collect_with_callbacks(0, trigger);
-            return Some(0);
-        }
-        None
+        Some(self.collect_with_callbacks(generation, trigger))
     }
 
     /// The final collection when the `Heap` is dropped: no callbacks, like CPython's

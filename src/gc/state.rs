@@ -123,6 +123,25 @@ impl GcState {
         counts[0] > t0 && t0 != 0 && self.enabled.get()
     }
 
+    /// The generation an automatic collection takes now (`gc_collect_generations`): the
+    /// oldest whose count exceeds its threshold, except that a full collection also needs
+    /// the objects waiting for one (`long_lived_pending`) to be at least 25% of those that
+    /// survived the last. With `at_least_young` (pygc's byte trigger: memory grew, not the
+    /// count) the choice is the same, and generation 0 when no count is over its threshold.
+    pub(crate) fn automatic_generation(&self, at_least_young: bool) -> Option<usize> {
+        let counts = self.counts.get();
+        let thresholds = self.thresholds.get();
+        for g in (0..3).rev() {
+            if counts[g] > thresholds[g] {
+                if g == 2 && self.long_lived_pending.get() < self.long_lived_total.get() / 4 {
+                    continue;
+                }
+                return Some(g);
+            }
+        }
+        at_least_young.then_some(0)
+    }
+
     /// A GC-capable object was freed (or its allocation failed): `count[0] -= 1`, floored.
     #[inline]
     pub(crate) fn count_free(&self) {

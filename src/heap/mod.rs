@@ -73,6 +73,12 @@ pub struct HeapConfig {
     /// CPython's rule picks (generation 0 when no count is over its threshold). `None`
     /// (the default) counts objects only, as CPython does.
     pub byte_trigger: Option<usize>,
+    /// Safe-point mode: an allocation that finds a collection due (by the count rule or the
+    /// byte trigger) only records it, and the program runs it at a point of its choosing with
+    /// [`Heap::collect_if_due`] (CPython 3.12 moved the collection to the eval breaker the
+    /// same way). The generation choice and the 25% rule are unchanged. `false` (the
+    /// default) collects inside `alloc`, as CPython 3.11 does.
+    pub safe_points: bool,
 }
 
 impl Default for HeapConfig {
@@ -82,6 +88,7 @@ impl Default for HeapConfig {
             enabled: true,
             geometry: AllocatorGeometry::Default,
             byte_trigger: None,
+            safe_points: false,
         }
     }
 }
@@ -203,6 +210,48 @@ impl Heap {
     /// prints the table.
     pub fn alloc_stats(&self) -> AllocStats {
         self.state().memory.stats()
+    }
+
+    /// Whether an automatic collection is due (safe-point mode, [`HeapConfig::safe_points`]).
+    ///
+    /// ```
+    /// use pygc::{Heap, HeapConfig};
+    /// let heap = Heap::with_config(HeapConfig { safe_points: true, ..HeapConfig::default() });
+    /// let objects: Vec<_> = (0..701).map(|_| heap.alloc(std::cell::RefCell::new(None::<pygc::Gc<u8>>))).collect();
+    /// assert!(heap.is_collection_due());
+    /// assert_eq!(heap.stats()[0].collections, 0); // nothing ran inside `alloc`
+    /// heap.collect_if_due();
+    /// assert!(!heap.is_collection_due());
+    /// # drop(objects);
+    /// ```
+    pub fn is_collection_due(&self) -> bool {
+        self.state().is_collection_due()
+    }
+
+    /// Run the due automatic collection, if any (safe-point mode): returns what it found
+    /// (as [`Heap::collect`] does), or `None` if nothing was due, collection is disabled, or
+    /// a collection is already running on this thread. The generation is the one CPython's
+    /// rule picks now. An explicit [`Heap::collect_generation`] of the due generation or an
+    /// older one clears the due collection.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::{Gc, Heap, HeapConfig, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Cell(RefCell<Option<Gc<Cell>>>);
+    ///
+    /// let heap = Heap::with_config(HeapConfig { safe_points: true, ..HeapConfig::default() });
+    /// for _ in 0..1000 {
+    ///     let c = heap.alloc(Cell(RefCell::new(None)));
+    ///     *c.0.borrow_mut() = Some(c.clone()); // garbage cycles
+    ///     heap.collect_if_due(); // the interpreter loop's safe point
+    /// }
+    /// assert!(heap.live_objects() < 1000);
+    /// assert_eq!(heap.recent_pauses()[0].trigger, pygc::CollectionTrigger::SafePoint);
+    /// ```
+    pub fn collect_if_due(&self) -> Option<usize> {
+        self.state().collect_if_due()
     }
 
     /// Cumulative pause time per generation: collections recorded, total and longest

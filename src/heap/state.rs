@@ -65,6 +65,11 @@ pub(crate) struct HeapState {
     /// collection: the accounted bytes after the last collection plus the trigger, or
     /// `usize::MAX` without one (the comparison in `alloc_object` is then never true).
     byte_limit: Cell<usize>,
+    /// `HeapConfig::safe_points`: automatic collections become due instead of running.
+    safe_points: bool,
+    /// The due collection in safe-point mode: the oldest generation found due, and whether
+    /// the byte trigger asked for it.
+    due: Cell<Option<(usize, bool)>>,
     /// The `Heap` handle is gone.
     orphaned: Cell<bool>,
     /// Queued for, or running, its final collection (see the module docs): the state must
@@ -156,6 +161,8 @@ impl HeapState {
             box_bytes: Cell::new(0),
             byte_trigger: config.byte_trigger,
             byte_limit: Cell::new(config.byte_trigger.unwrap_or(usize::MAX)),
+            safe_points: config.safe_points,
+            due: Cell::new(None),
             orphaned: Cell::new(false),
             closing: Cell::new(false),
             self_ptr: Cell::new(std::ptr::null()),
@@ -298,8 +305,15 @@ impl HeapState {
 
     /// `gc.collect(g)`.
     pub(super) fn collect_explicit(&self, generation: usize) -> usize {
+        let ran = !gc::collecting();
         let found = self.collector().collect_explicit(generation);
-        self.reset_byte_limit();
+        if ran {
+            self.reset_byte_limit();
+            // It covered a due collection of this generation or a younger one.
+            if self.due.get().is_some_and(|(due, _)| due <= generation) {
+                self.due.set(None);
+            }
+        }
         run_pending_shutdowns();
         found
     }
@@ -309,6 +323,19 @@ impl HeapState {
     #[cold]
     #[inline(never)]
     fn collect_automatic(&self, by_count: bool) {
+        if self.safe_points {
+            // Safe-point mode: the collection becomes due; `collect_if_due` runs it.
+            if by_count || self.gc.enabled.get() {
+                if let Some(generation) = self.gc.automatic_generation(!by_count) {
+                    let (old, bytes) = self.due.get().unwrap_or((0, false));
+                    self.due
+                        .set(Some((old.max(generation), bytes || !by_count)));
+                }
+            } else {
+                self.reset_byte_limit();
+            }
+            return;
+        }
         if by_count || self.gc.enabled.get() {
             let trigger = if by_count {
                 CollectionTrigger::Automatic
@@ -325,6 +352,32 @@ impl HeapState {
             self.reset_byte_limit();
         }
         run_pending_shutdowns();
+    }
+
+    /// `Heap::is_collection_due`.
+    pub(super) fn is_collection_due(&self) -> bool {
+        self.due.get().is_some()
+    }
+
+    /// `Heap::collect_if_due`: run the due collection now, of the generation CPython's rule
+    /// picks at this point (counts may have grown since it became due).
+    pub(super) fn collect_if_due(&self) -> Option<usize> {
+        let (_, bytes) = self.due.get()?;
+        if gc::collecting() {
+            return None; // not from inside a collection; stays due
+        }
+        self.due.set(None);
+        if !self.gc.enabled.get() {
+            return None;
+        }
+        let found = self
+            .collector()
+            .collect_automatic(bytes, CollectionTrigger::SafePoint);
+        if found.is_some() {
+            self.reset_byte_limit();
+        }
+        run_pending_shutdowns();
+        found
     }
 
     /// Boxes plus reported external memory (`Heap::accounted_bytes`).

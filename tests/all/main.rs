@@ -8,6 +8,7 @@ mod pressure;
 mod props;
 mod redteam;
 mod regressions;
+mod safe_points;
 mod smoke;
 mod soundness;
 mod support;
