@@ -22,10 +22,51 @@ pub use object::trace::{Trace, Visitor};
 pub use object::weak::{Weak, WeakValueMap};
 pub use pygc_derive::Trace;
 
+/// What `#[derive(Trace)]` and [`finalizer_of!`] expand to (not public API).
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::object::vtable::{Finalizer, FinalizerProbe, NoFinalizer};
+}
+
+/// The value of the hidden `Trace::FINALIZER` constant for a hand-written `Trace` impl: the
+/// type's [`Finalize`] impl if it has one, so that [`Heap::alloc`] runs it. The derive
+/// writes this itself.
+///
+/// ```
+/// use pygc::{Finalize, Gc, Heap, Trace, Visitor};
+/// use std::cell::Cell;
+/// thread_local!(static RAN: Cell<bool> = Cell::new(false));
+///
+/// struct Manual;
+/// // SAFETY: holds no handle.
+/// unsafe impl Trace for Manual {
+///     const FINALIZER: Option<pygc::__private::Finalizer> = pygc::finalizer_of!(Manual);
+///     fn trace(&self, _: &mut Visitor<'_>) {}
+/// }
+/// impl Finalize for Manual {
+///     fn finalize(_: &Gc<Self>) { RAN.with(|r| r.set(true)); }
+/// }
+/// let heap = Heap::new();
+/// drop(heap.alloc(Manual));
+/// assert!(RAN.with(Cell::get));
+/// ```
+#[macro_export]
+macro_rules! finalizer_of {
+    ($t:ty) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::NoFinalizer as _;
+        $crate::__private::FinalizerProbe::<$t>::FINALIZER
+    }};
+}
+
 /// A PEP 442 finalizer (Python's `__del__`): runs at most once per object, before it dies,
 /// whether it dies by refcount or in a garbage cycle. It may *resurrect* the object by
 /// storing a clone of `this` somewhere reachable; the object then lives on and its finalizer
 /// never runs again.
+///
+/// [`Heap::alloc`] gives a derived type that implements `Finalize` its finalizer (the
+/// derive finds the impl); [`Heap::alloc_with_finalizer`] does it explicitly, also where the
+/// derive cannot see the impl.
 ///
 /// Under the collector, finalizers run on a still-intact graph (before any value is dropped)
 /// and after weak references to the garbage were cleared, as in CPython 3.11.

@@ -49,8 +49,17 @@
 //!   that holds handles through an alias or another type hides those edges
 //!   from the collector.
 //! * `#[trace(crate = "path")]` on the type: the path under which the pygc
-//!   items are reachable (default `::pygc`). pygc itself uses
-//!   `#[trace(crate = "crate")]`.
+//!   items are reachable (default `::pygc`): `Trace`, `Visitor` and the hidden
+//!   `__private` module. pygc itself uses `#[trace(crate = "crate")]`.
+//!
+//! # Finalizers
+//!
+//! The generated impl also sets the hidden `Trace::FINALIZER` constant to the
+//! type's `pygc::Finalize` impl when it has one, found without a bound (an
+//! inherent constant of a probe type that exists only when `Self: Finalize`,
+//! with a trait constant as fallback), so that `Heap::alloc` runs the
+//! finalizer. An impl written for one instantiation of a generic type only is
+//! not seen; allocate those with `Heap::alloc_with_finalizer`.
 //!
 //! # Bounds
 //!
@@ -279,6 +288,13 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         #[automatically_derived]
         unsafe impl #impl_generics #krate::Trace for #ident #ty_generics #where_clause {
             const MAY_CONTAIN_HANDLES: bool = #may;
+            // The type's `Finalize` impl, found without a bound (see `FinalizerProbe`), so
+            // that `Heap::alloc` runs it.
+            const FINALIZER: ::core::option::Option<#krate::__private::Finalizer> = {
+                #[allow(unused_imports)]
+                use #krate::__private::NoFinalizer as _;
+                #krate::__private::FinalizerProbe::<Self>::FINALIZER
+            };
             #[inline]
             fn trace(&self, visitor: &mut #krate::Visitor<'_>) {
                 #unused_visitor

@@ -170,9 +170,34 @@ impl Heap {
     /// If `T` may hold handles, the allocation counts toward generation 0 and may run an
     /// automatic collection first (CPython 3.11 collects synchronously at allocation).
     ///
+    /// # Finalizer
+    /// If `T` implements [`Finalize`] and its `Trace` comes from `#[derive(Trace)]`, the
+    /// object gets its finalizer, exactly as with [`Heap::alloc_with_finalizer`] (the type
+    /// decides, as a Python class's `__del__` does). The derive finds the impl without a
+    /// bound; it cannot see an impl written for one instantiation of a generic type only
+    /// (`impl Finalize for Wrapper<u8>`), nor a hand-written `Trace` impl that does not set
+    /// it with [`finalizer_of!`](crate::finalizer_of): use `alloc_with_finalizer` there.
+    /// [`Heap::alloc_unfinalized`] opts out.
+    ///
     /// # Panics
     /// Aborts through [`std::alloc::handle_alloc_error`] if memory is exhausted; use
     /// [`Heap::try_alloc`] to get the value back instead.
+    ///
+    /// # Example
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::{Gc, Heap, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Pair(RefCell<Option<Gc<Pair>>>);
+    ///
+    /// let heap = Heap::new();
+    /// let a = heap.alloc(Pair(RefCell::new(None)));
+    /// let b = heap.alloc(Pair(RefCell::new(Some(a.clone()))));
+    /// *a.0.borrow_mut() = Some(b.clone()); // a <-> b
+    /// drop((a, b));
+    /// assert_eq!(heap.collect(), 2);
+    /// ```
     #[inline]
     pub fn alloc<T: Trace + 'static>(&self, value: T) -> Gc<T> {
         match self.state().alloc_plain(value) {
@@ -186,8 +211,49 @@ impl Heap {
         self.state().alloc_plain(value).map_err(AllocError)
     }
 
+    /// Like [`Heap::alloc`], but the object never gets a PEP 442 finalizer, even if `T`
+    /// implements [`Finalize`] (for tests and for objects whose finalizer must not run).
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use pygc::{Finalize, Gc, Heap, Trace};
+    /// thread_local!(static RAN: Cell<u32> = Cell::new(0));
+    ///
+    /// #[derive(Trace)]
+    /// struct Noisy;
+    /// impl Finalize for Noisy {
+    ///     fn finalize(_: &Gc<Self>) { RAN.with(|r| r.set(r.get() + 1)); }
+    /// }
+    /// let heap = Heap::new();
+    /// drop(heap.alloc(Noisy));
+    /// assert_eq!(RAN.with(Cell::get), 1); // `alloc` gives the type its finalizer
+    /// drop(heap.alloc_unfinalized(Noisy));
+    /// assert_eq!(RAN.with(Cell::get), 1);
+    /// ```
+    pub fn alloc_unfinalized<T: Trace + 'static>(&self, value: T) -> Gc<T> {
+        self.state()
+            .alloc_unfinalized(value)
+            .unwrap_or_else(|_| alloc_failed::<T>())
+    }
+
     /// Allocate an object with a PEP 442 finalizer ([`Finalize`]): it runs at most once, before
     /// the object dies (by refcount or in a garbage cycle), and may resurrect it.
+    ///
+    /// [`Heap::alloc`] does the same for derived types; this one also works where the
+    /// derive cannot see the impl (see "Finalizer" there).
+    ///
+    /// ```
+    /// use pygc::{Finalize, Gc, Heap, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Wrapper<T: 'static>(#[trace(skip)] T);
+    /// impl Finalize for Wrapper<u8> {
+    ///     fn finalize(this: &Gc<Self>) { println!("finalizing {}", this.0); }
+    /// }
+    /// let heap = Heap::new();
+    /// let w = heap.alloc_with_finalizer(Wrapper(7u8));
+    /// drop(w);
+    /// ```
     pub fn alloc_with_finalizer<T: Trace + Finalize + 'static>(&self, value: T) -> Gc<T> {
         self.state()
             .alloc_finalized(value)

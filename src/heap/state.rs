@@ -37,7 +37,7 @@ use crate::object::handle::{Gc, init_box};
 use crate::object::header::ObjRef;
 use crate::object::owner::{Owner, OwnerHooks};
 use crate::object::vtable::{
-    Plain, VTable, VTableOf, WEAKREF_VTABLE, WithFinalizer, WithLegacyFinalizer,
+    Plain, Unfinalized, VTable, VTableOf, WEAKREF_VTABLE, WithFinalizer, WithLegacyFinalizer,
 };
 use crate::object::weak::{WeakRefObj, WeakTable};
 use crate::{Finalize, LegacyFinalize, Trace};
@@ -212,6 +212,12 @@ impl HeapState {
     pub(super) fn alloc_plain<T: Trace + 'static>(&self, value: T) -> Result<Gc<T>, T> {
         // SAFETY: the vtable of `T`.
         unsafe { self.alloc_object(VTableOf::<T, Plain>::VTABLE, value) }
+    }
+
+    /// `Heap::alloc_unfinalized`.
+    pub(super) fn alloc_unfinalized<T: Trace + 'static>(&self, value: T) -> Result<Gc<T>, T> {
+        // SAFETY: the vtable of `T`.
+        unsafe { self.alloc_object(VTableOf::<T, Unfinalized>::VTABLE, value) }
     }
 
     /// `Heap::alloc_with_finalizer`.

@@ -361,6 +361,22 @@ pub(crate) unsafe fn finalize_shim<T: Finalize + 'static>(h: NonNull<Header>) {
     T::finalize(&this);
 }
 
+/// The PEP 442 finalizer of an object allocated with `Heap::alloc` whose type's
+/// `Trace::FINALIZER` is set.
+///
+/// # Safety
+/// As `finalize_shim`: `h` is a live `GcBox<T>`, value initialised, a count held.
+pub(crate) unsafe fn derived_finalize_shim<T: Trace + 'static>(h: NonNull<Header>) {
+    if let Some(finalizer) = T::FINALIZER {
+        // A `Finalizer` made for another type (a hand-written `Trace` impl naming the wrong
+        // probe) is never called on a `T`.
+        if (finalizer.type_id)() == std::any::TypeId::of::<T>() {
+            // SAFETY: the shim was made for `T` (same `TypeId`), and the caller's contract is
+            // `finalize_shim::<T>`'s.
+            unsafe { (finalizer.shim)(h) }
+        }
+    }
+}
 /// # Safety
 /// As [`finalize_shim`].
 pub(crate) unsafe fn legacy_finalize_shim<T: LegacyFinalize + 'static>(h: NonNull<Header>) {

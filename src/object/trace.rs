@@ -76,6 +76,13 @@ pub unsafe trait Trace {
     /// type untracked: refcounting alone manages them and they never enter a generation.
     const MAY_CONTAIN_HANDLES: bool = true;
 
+    /// The PEP 442 finalizer [`Heap::alloc`](crate::Heap::alloc) runs for this type: set by
+    /// `#[derive(Trace)]` when the type implements [`Finalize`](crate::Finalize), `None`
+    /// otherwise. A hand-written impl of a type that implements `Finalize` sets it to
+    /// `pygc::finalizer_of!(Self)`.
+    #[doc(hidden)]
+    const FINALIZER: Option<crate::object::vtable::Finalizer> = None;
+
     /// Report every owned handle to `visitor` (see the contract above).
     fn trace(&self, visitor: &mut Visitor<'_>);
 }

@@ -433,7 +433,7 @@ impl<T> Gc<T> {
     /// callback needs in `state`; the closure itself should capture only plain data.
     ///
     /// ```
-    /// use std::cell::{Cell, RefCell};
+    /// use std::cell::RefCell;
     /// use pygc::{Gc, Heap, Trace, Weak};
     ///
     /// #[derive(Trace)]

@@ -2,6 +2,7 @@
 mod cpython;
 mod differential;
 mod failure;
+mod finalize_dispatch;
 mod object_graph;
 mod pauses;
 mod pressure;
