@@ -15,7 +15,7 @@ pub use gc::{
     CallbackId, CallbackPhase, CollectionInfo, CollectionTrigger, DebugFlags, GcError,
     GenerationStats, Pause, PauseStats, Unraisable,
 };
-pub use heap::{AllocError, AllocatorGeometry, DEFAULT_THRESHOLDS, Heap, HeapConfig};
+pub use heap::{AllocError, AllocatorGeometry, DEFAULT_THRESHOLDS, Heap, HeapConfig, HeapRef};
 pub use object::external::ExternalMemory;
 pub use object::handle::{AnyGc, Gc, Handle};
 pub use object::trace::{Trace, Visitor};

@@ -160,7 +160,8 @@ impl Heap {
 
     #[inline]
     fn state(&self) -> &HeapState {
-        // SAFETY: the state lives at least as long as the `Heap` handle.
+        // SAFETY: the state lives at least as long as the `Heap` handle, and as long as a
+        // `HeapRef` (it borrows a handle to one of the state's objects).
         unsafe { self.state.as_ref() }
     }
 
@@ -364,6 +365,19 @@ impl Heap {
     /// ```
     pub fn take_recent_pauses(&self) -> Vec<Pause> {
         self.state().gc.pauses.take_recent()
+    }
+
+    /// Whether two `Heap`s (or [`HeapRef`]s) are the same heap.
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let (a, b) = (Heap::new(), Heap::new());
+    /// let x = a.alloc(1u8);
+    /// assert!(Gc::heap(&x).ptr_eq(&a));
+    /// assert!(!Gc::heap(&x).ptr_eq(&b));
+    /// ```
+    pub fn ptr_eq(&self, other: &Heap) -> bool {
+        self.state == other.state
     }
 
     /// The bytes this heap accounts for: every live box (header and value, small or large)
@@ -614,6 +628,69 @@ impl Drop for Heap {
     fn drop(&mut self) {
         // SAFETY: the state is live, this handle is going away, and `self` is not used after.
         unsafe { HeapState::orphan(self.state) }
+    }
+}
+
+/// The heap of an object, borrowed through one of its handles ([`Gc::heap`]): every
+/// [`Heap`] method, through `Deref`, without owning the heap (dropping it does not shut the
+/// heap down).
+///
+/// # Lifetime
+/// The borrow of the handle keeps the object, hence the heap's state, alive. The state may
+/// outlive the `Heap` itself (it lives until its last object is gone, see the DESIGN notes),
+/// so a `HeapRef` can name a heap whose `Heap` was already dropped: allocation and explicit
+/// collection still work there, automatic collection stays off, and the state is freed with
+/// its last object as usual.
+pub struct HeapRef<'a> {
+    heap: std::mem::ManuallyDrop<Heap>,
+    _handle: PhantomData<&'a ()>,
+}
+
+impl std::ops::Deref for HeapRef<'_> {
+    type Target = Heap;
+    fn deref(&self) -> &Heap {
+        &self.heap
+    }
+}
+
+impl fmt::Debug for HeapRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("HeapRef").field(&*self.heap).finish()
+    }
+}
+
+impl<T> Gc<T> {
+    /// The heap this object lives in, for as long as the handle is borrowed: what a
+    /// finalizer, a weak-reference callback or a method of the value needs to allocate or to
+    /// collect (see [`HeapRef`] for the lifetime rules).
+    ///
+    /// ```
+    /// use pygc::{Finalize, Gc, Heap, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Logger;
+    /// impl Finalize for Logger {
+    ///     fn finalize(this: &Gc<Self>) {
+    ///         // Reach the heap from the finalizer, e.g. to allocate a record.
+    ///         let heap = Gc::heap(this);
+    ///         let _record = heap.alloc(String::from("logger finalized"));
+    ///     }
+    /// }
+    ///
+    /// let heap = Heap::new();
+    /// let l = heap.alloc(Logger);
+    /// assert!(Gc::heap(&l).ptr_eq(&heap));
+    /// drop(l);
+    /// assert_eq!(heap.live_objects(), 0);
+    /// ```
+    pub fn heap(this: &Self) -> HeapRef<'_> {
+        HeapRef {
+            heap: std::mem::ManuallyDrop::new(Heap {
+                state: HeapState::of_owner(this.obj().owner()),
+                _not_send: PhantomData,
+            }),
+            _handle: PhantomData,
+        }
     }
 }
 

@@ -177,6 +177,12 @@ impl HeapState {
         ptr
     }
 
+    /// The state an owner tag names (tags are `self_ptr`, with `owner` first: type
+    /// invariant). Only a pointer: dereferencing it needs a live object of the heap.
+    pub(super) fn of_owner(owner: NonNull<Owner>) -> NonNull<HeapState> {
+        owner.cast()
+    }
+
     /// Free the state if the handle is gone, no object is left and nothing runs on it.
     ///
     /// # Safety

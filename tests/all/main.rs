@@ -2,6 +2,7 @@
 mod cpython;
 mod differential;
 mod failure;
+mod handle_api;
 mod finalize_dispatch;
 mod object_graph;
 mod pauses;
