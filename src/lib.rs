@@ -17,9 +17,10 @@ pub use gc::{
 };
 pub use heap::{AllocError, AllocatorGeometry, DEFAULT_THRESHOLDS, Heap, HeapConfig, HeapRef};
 pub use object::external::ExternalMemory;
-pub use object::handle::{AnyGc, Gc, Handle};
+pub use object::handle::{AnyGc, ByAddress, Gc, Handle};
+pub use object::slot::Slot;
 pub use object::trace::{Trace, Visitor};
-pub use object::weak::{Weak, WeakValueMap};
+pub use object::weak::{Weak, WeakKeyMap, WeakValueMap};
 pub use pygc_derive::Trace;
 
 /// What `#[derive(Trace)]` and [`finalizer_of!`] expand to (not public API).

@@ -31,7 +31,7 @@ use crate::gc::{
 use crate::gc::{Pause, PauseStats};
 use crate::object::handle::{AnyGc, Gc, Handle, obj_of};
 use crate::object::header::{ObjRef, flag};
-use crate::{ExternalMemory, Finalize, LegacyFinalize, Trace, Visitor};
+use crate::{ExternalMemory, Finalize, LegacyFinalize, Trace, Visitor, Weak};
 use state::HeapState;
 
 /// Default thresholds, as CPython 3.11: (700, 10, 10).
@@ -210,6 +210,48 @@ impl Heap {
     /// Like [`Heap::alloc`], but gives the value back if memory is exhausted.
     pub fn try_alloc<T: Trace + 'static>(&self, value: T) -> Result<Gc<T>, AllocError<T>> {
         self.state().alloc_plain(value).map_err(AllocError)
+    }
+
+    /// Allocate an object built by `build`, which receives a weak reference to the object
+    /// under construction (`Rc::new_cyclic`): it upgrades to `None` until `build` returns,
+    /// and to the new object afterwards (it is the object's shared weak reference, the one
+    /// [`Gc::downgrade`] returns). No uninitialised memory is ever visible: the value is
+    /// built first, and the weak reference is pointed at the object once it exists.
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap, Trace, Weak};
+    ///
+    /// #[derive(Trace)]
+    /// struct Me {
+    ///     this: Weak<Me>,
+    /// }
+    ///
+    /// let heap = Heap::new();
+    /// let me = heap.alloc_cyclic(|this: &Weak<Me>| {
+    ///     assert!(this.upgrade().is_none()); // not built yet
+    ///     Me { this: this.clone() }
+    /// });
+    /// assert!(Gc::ptr_eq(&me.this.upgrade().unwrap(), &me));
+    /// assert!(pygc::Weak::ptr_eq(&me.this, &Gc::downgrade(&me)));
+    /// ```
+    pub fn alloc_cyclic<T: Trace + 'static>(&self, build: impl FnOnce(&Weak<T>) -> T) -> Gc<T> {
+        use crate::object::weak::WeakRefObj;
+        let value = WeakRefObj {
+            referent: std::cell::Cell::new(None),
+            callback: RefCell::new(None),
+        };
+        let weakref = self.state().alloc_weakref(value);
+        let weak = Weak::<T>::from_weakref(weakref.clone());
+        let object = self.alloc(build(&weak));
+        // `build` may have downgraded nothing (the object did not exist), so the object has
+        // no basic weak reference yet: this one becomes it.
+        let referent = object.obj();
+        weakref.referent.set(Some(referent));
+        self.state()
+            .owner
+            .weak_table()
+            .add(referent, weakref.obj(), false);
+        object
     }
 
     /// Like [`Heap::alloc`], but the object never gets a PEP 442 finalizer, even if `T`

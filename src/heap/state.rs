@@ -220,6 +220,13 @@ impl HeapState {
         unsafe { self.alloc_object(VTableOf::<T, Plain>::VTABLE, value) }
     }
 
+    /// A weak-reference object naming nothing yet (`Heap::alloc_cyclic`).
+    pub(super) fn alloc_weakref(&self, value: WeakRefObj) -> Gc<WeakRefObj> {
+        // SAFETY: `WEAKREF_VTABLE` describes `WeakRefObj`.
+        unsafe { self.alloc_object(WEAKREF_VTABLE, value) }
+            .unwrap_or_else(|_| std::alloc::handle_alloc_error(WEAKREF_VTABLE.layout))
+    }
+
     /// `Heap::alloc_unfinalized`.
     pub(super) fn alloc_unfinalized<T: Trace + 'static>(&self, value: T) -> Result<Gc<T>, T> {
         // SAFETY: the vtable of `T`.

@@ -128,10 +128,126 @@ impl<T> Gc<T> {
         this.header().has(flag::DEAD)
     }
 
-    /// The object's address, for display and hashing by identity.
+    /// A pointer to the value (like `Rc::as_ptr`). Valid while a handle keeps the object
+    /// alive and the collector has not dropped the value (see "Dead handles"). For identity
+    /// use [`Gc::ptr_eq`] or [`ByAddress`].
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let x = heap.alloc(5u32);
+    /// // SAFETY: `x` keeps the object alive and its value is not dropped.
+    /// assert_eq!(unsafe { *Gc::as_ptr(&x) }, 5);
+    /// ```
     #[inline]
-    pub fn as_ptr(this: &Self) -> *const () {
-        this.ptr.as_ptr().cast()
+    pub fn as_ptr(this: &Self) -> *const T {
+        // SAFETY: the box is alive (the handle owns a count); no reference is created.
+        unsafe { &raw const (*this.ptr.as_ptr()).value }
+    }
+
+    /// The value, by move, if this is the only handle (count 1), the object has no weak
+    /// references and its value is alive; otherwise the handle back (`Rc::try_unwrap`).
+    /// The object's box is freed; its finalizer does not run (the value did not die).
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let x = heap.alloc(String::from("mine"));
+    /// let y = x.clone();
+    /// let x = Gc::try_unwrap(x).unwrap_err(); // two handles
+    /// drop(y);
+    /// assert_eq!(Gc::try_unwrap(x).unwrap(), "mine");
+    /// assert_eq!(heap.live_objects(), 0);
+    /// ```
+    pub fn try_unwrap(this: Self) -> Result<T, Self> {
+        let h = this.header();
+        if h.rc() != 1 || h.has(flag::DEAD | flag::HAS_WEAKREFS | flag::TRASHED | flag::CLEARING) {
+            return Err(this);
+        }
+        // Mark the value gone first: the refcount death below then frees the box as a
+        // zombie (untracked, weak references cleared, no finalizer, no drop).
+        h.set(flag::DEAD);
+        // SAFETY: the value is initialised (it was not DEAD), this handle is the only count
+        // (so nothing else can read it), and DEAD now keeps anyone from dropping it again.
+        let value = unsafe { std::ptr::read(&raw const (*this.ptr.as_ptr()).value) };
+        drop(this);
+        Ok(value)
+    }
+
+    /// A mutable reference to the value if this is the only handle (count 1), the object
+    /// has no weak references, its value is alive, and it is untracked (`Rc::get_mut`).
+    ///
+    /// Tracked objects (types that may hold handles) are refused: the collector reads their
+    /// values during any collection, which a `&mut T` held across an allocation would alias.
+    /// Atoms (`Gc<String>`, `Gc<Vec<i64>>`) qualify.
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let mut v = heap.alloc(vec![1i64, 2]);
+    /// Gc::get_mut(&mut v).unwrap().push(3);
+    /// let w = v.clone();
+    /// assert!(Gc::get_mut(&mut v).is_none()); // shared
+    /// # drop(w);
+    /// assert_eq!(*v, [1, 2, 3]);
+    /// ```
+    pub fn get_mut(this: &mut Self) -> Option<&mut T> {
+        let h = this.header();
+        if h.rc() != 1 || h.is_tracked() || h.has(flag::DEAD | flag::HAS_WEAKREFS) {
+            return None;
+        }
+        // SAFETY: the only count is `this`, borrowed mutably for the result's lifetime, so
+        // no other handle can reach the value; the object is untracked, so no collection
+        // reads it; and it has no weak references that could be upgraded to a new handle.
+        Some(unsafe { &mut (*this.ptr.as_ptr()).value })
+    }
+}
+
+/// A handle compared, hashed and ordered by object identity (Python's `id`), for use as a
+/// map key or in a set; `Gc`'s own `PartialEq` compares values.
+///
+/// ```
+/// use std::collections::HashSet;
+/// use pygc::{ByAddress, Heap};
+/// let heap = Heap::new();
+/// let (a, b) = (heap.alloc(1u8), heap.alloc(1u8));
+/// let set: HashSet<_> = [ByAddress(a.clone()), ByAddress(b), ByAddress(a)].into_iter().collect();
+/// assert_eq!(set.len(), 2); // equal values, two objects
+/// ```
+#[derive(Clone, Debug)]
+pub struct ByAddress<H>(pub H);
+
+impl<H: Handle> ByAddress<H> {
+    fn addr(&self) -> usize {
+        self.0.object_ptr().as_ptr().addr()
+    }
+}
+
+impl<H: Handle> PartialEq for ByAddress<H> {
+    fn eq(&self, other: &Self) -> bool {
+        self.addr() == other.addr()
+    }
+}
+impl<H: Handle> Eq for ByAddress<H> {}
+impl<H: Handle> std::hash::Hash for ByAddress<H> {
+    fn hash<S: std::hash::Hasher>(&self, state: &mut S) {
+        self.addr().hash(state);
+    }
+}
+impl<H: Handle> PartialOrd for ByAddress<H> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<H: Handle> Ord for ByAddress<H> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.addr().cmp(&other.addr())
+    }
+}
+impl<H> Deref for ByAddress<H> {
+    type Target = H;
+    fn deref(&self) -> &H {
+        &self.0
     }
 }
 

@@ -90,7 +90,7 @@ unsafe impl Trace for WeakRefObj {
     fn trace(&self, visitor: &mut Visitor<'_>) {
         if let Ok(callback) = self.callback.try_borrow() {
             if let Some(callback) = callback.as_ref() {
-                callback.trace(visitor);
+                WeakCallback::trace(&**callback, visitor);
             }
         }
     }
@@ -280,18 +280,51 @@ pub(crate) fn take_for_death(
 /// assert!(w.upgrade().is_none());
 /// ```
 pub struct Weak<T> {
-    weakref: Gc<WeakRefObj>,
+    /// The weak-reference object; `None` for a dangling [`Weak::new`].
+    weakref: Option<Gc<WeakRefObj>>,
     _referent: PhantomData<fn() -> T>,
 }
 
 impl<T> Weak<T> {
-    pub(crate) fn weakref_header_ptr(&self) -> std::ptr::NonNull<super::header::Header> {
-        self.weakref.header_ptr()
+    pub(crate) fn weakref_header_ptr(&self) -> Option<std::ptr::NonNull<super::header::Header>> {
+        self.weakref.as_ref().map(Gc::header_ptr)
+    }
+
+    /// A weak reference to nothing, made without a heap (`rc::Weak::new`): it never
+    /// upgrades, and it is not an object (introspection methods refuse it).
+    ///
+    /// ```
+    /// let w: pygc::Weak<u32> = pygc::Weak::new();
+    /// assert!(w.upgrade().is_none());
+    /// assert_eq!(w.strong_count(), 0);
+    /// ```
+    pub const fn new() -> Weak<T> {
+        Weak {
+            weakref: None,
+            _referent: PhantomData,
+        }
+    }
+
+    /// The referent's strong count (handles plus references from other objects), 0 once it
+    /// is gone (`rc::Weak::strong_count`).
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let x = heap.alloc(1u8);
+    /// let w = Gc::downgrade(&x);
+    /// assert_eq!(w.strong_count(), 1);
+    /// drop(x);
+    /// assert_eq!(w.strong_count(), 0);
+    /// ```
+    pub fn strong_count(&self) -> usize {
+        self.upgrade()
+            .map_or(0, |strong| Gc::ref_count(&strong) - 1)
     }
 
     pub(crate) fn from_weakref(weakref: Gc<WeakRefObj>) -> Weak<T> {
         Weak {
-            weakref,
+            weakref: Some(weakref),
             _referent: PhantomData,
         }
     }
@@ -301,7 +334,7 @@ impl<T> Weak<T> {
     pub fn upgrade(&self) -> Option<Gc<T>> {
         // The weak-reference object itself may be co-garbage seen from a `Drop` the collector
         // runs: its value is gone, and so is the referent as far as this handle knows.
-        let referent = Gc::try_get(&self.weakref)?.referent.get()?;
+        let referent = Gc::try_get(self.weakref.as_ref()?)?.referent.get()?;
         // A count of zero means the referent is dying: queued in the trashcan, its weak
         // references not cleared yet. Reviving it would let the trashcan free a live object
         // (CPython's `PyWeakref_GET_OBJECT` has the same test).
@@ -318,19 +351,30 @@ impl<T> Weak<T> {
         self.upgrade().is_none()
     }
 
-    /// Whether two weak handles are the same weak-reference object (Python's `is`).
+    /// Whether two weak handles are the same weak-reference object (Python's `is`); two
+    /// dangling ones ([`Weak::new`]) are equal.
     pub fn ptr_eq(this: &Self, other: &Self) -> bool {
-        Gc::ptr_eq(&this.weakref, &other.weakref)
+        match (&this.weakref, &other.weakref) {
+            (Some(a), Some(b)) => Gc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
     }
 
     /// The weak-reference object, type-erased (it is an object in the heap, as in CPython).
+    ///
+    /// # Panics
+    /// On a dangling weak reference ([`Weak::new`]), which is no object.
     pub fn to_any(this: &Self) -> AnyGc {
-        Gc::to_any(&this.weakref)
+        Gc::to_any(this.weakref.as_ref().unwrap_or_else(|| dangling()))
     }
 
     /// Whether the weak reference still carries a callback that has not run.
     pub fn has_callback(&self) -> bool {
-        Gc::try_get(&self.weakref).is_some_and(|w| w.callback.borrow().is_some())
+        self.weakref
+            .as_ref()
+            .and_then(Gc::try_get)
+            .is_some_and(|w| w.callback.borrow().is_some())
     }
 }
 
@@ -345,7 +389,12 @@ impl<T> Clone for Weak<T> {
 
 impl<T> fmt::Debug for Weak<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match Gc::try_get(&self.weakref).and_then(|w| w.referent.get()) {
+        match self
+            .weakref
+            .as_ref()
+            .and_then(Gc::try_get)
+            .and_then(|w| w.referent.get())
+        {
             Some(r) => write!(f, "<weakref to {} {:p}>", std::any::type_name::<T>(), r),
             None => write!(f, "<weakref; dead>"),
         }
@@ -355,8 +404,23 @@ impl<T> fmt::Debug for Weak<T> {
 impl<T> Handle for Weak<T> {}
 impl<T> super::handle::sealed::Sealed for Weak<T> {
     fn object_ptr(&self) -> std::ptr::NonNull<u8> {
-        self.weakref.header_ptr().cast()
+        self.weakref
+            .as_ref()
+            .unwrap_or_else(|| dangling())
+            .header_ptr()
+            .cast()
     }
+}
+
+impl<T> Default for Weak<T> {
+    fn default() -> Self {
+        Weak::new()
+    }
+}
+
+#[cold]
+fn dangling() -> ! {
+    panic!("pygc: a dangling Weak (Weak::new) names no object")
 }
 
 impl<T> Gc<T> {
@@ -612,5 +676,172 @@ impl<K: Eq + Hash + Clone + 'static, V: 'static> WeakValueMap<K, V> {
             return;
         };
         map.retain(|_, w| !w.is_dead());
+    }
+}
+
+// SAFETY: the map owns its entries (the `Rc` is never shared strongly: the entries'
+// callbacks hold only `rc::Weak`s to it, upgraded while user code runs, never during a
+// collection). It reports each key and each weak handle once. A map borrowed mutably while
+// the collector runs is skipped (conservative, as `RefCell`'s impl).
+unsafe impl<K: Trace, V> Trace for WeakValueMap<K, V> {
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if let Ok(map) = self.inner.try_borrow() {
+            for (key, weak) in map.iter() {
+                key.trace(visitor);
+                visitor.visit_weak(weak);
+            }
+        }
+    }
+}
+
+// ---- WeakKeyMap ---------------------------------------------------------------------------
+
+/// A map whose keys are objects held weakly, by identity: an entry vanishes when its key
+/// dies (Python's `weakref.WeakKeyDictionary`). Values are held strongly, as in CPython, so
+/// a value that refers to its own key keeps it alive.
+///
+/// ```
+/// use pygc::{Heap, WeakKeyMap};
+/// let heap = Heap::new();
+/// let map = WeakKeyMap::new();
+/// let k = heap.alloc(String::from("key"));
+/// map.insert(&k, 1);
+/// assert_eq!(map.get(&k), Some(1));
+/// drop(k);
+/// assert!(map.is_empty());
+/// ```
+pub struct WeakKeyMap<K, V> {
+    inner: Rc<RefCell<HashMap<usize, (Weak<K>, V)>>>,
+}
+
+impl<K, V> fmt::Debug for WeakKeyMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakKeyMap")
+            .field("len", &self.inner.borrow().len())
+            .finish()
+    }
+}
+
+impl<K: 'static, V: 'static> Default for WeakKeyMap<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: 'static, V: 'static> WeakKeyMap<K, V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        WeakKeyMap {
+            inner: Rc::new(RefCell::new(HashMap::new())),
+        }
+    }
+
+    fn addr(key: &Gc<K>) -> usize {
+        key.header_ptr().as_ptr().addr()
+    }
+
+    /// The entry's weak reference still names `key` (a dead key's address may be reused).
+    fn names(weak: &Weak<K>, key: &Gc<K>) -> bool {
+        weak.upgrade().is_some_and(|k| Gc::ptr_eq(&k, key))
+    }
+
+    /// Insert `value` under `key` (held weakly), returning the previous value.
+    pub fn insert(&self, key: &Gc<K>, value: V) -> Option<V> {
+        let map = Rc::downgrade(&self.inner);
+        let addr = Self::addr(key);
+        let weak = Gc::downgrade_with_callback(key, move |dead: Weak<K>| {
+            let Some(map) = map.upgrade() else { return };
+            // As `WeakValueMap`: a borrowed map leaves the entry to be found dead later.
+            let removed = match map.try_borrow_mut() {
+                Ok(mut map) if map.get(&addr).is_some_and(|(w, _)| Weak::ptr_eq(w, &dead)) => {
+                    map.remove(&addr)
+                }
+                _ => None,
+            };
+            drop(removed); // the value's `Drop` runs outside the borrow
+        });
+        let old = self.inner.borrow_mut().insert(addr, (weak, value));
+        old.and_then(|(w, v)| Self::names(&w, key).then_some(v))
+    }
+
+    /// A clone of the value under `key`.
+    pub fn get(&self, key: &Gc<K>) -> Option<V>
+    where
+        V: Clone,
+    {
+        let map = self.inner.borrow();
+        let (weak, value) = map.get(&Self::addr(key))?;
+        Self::names(weak, key).then(|| value.clone())
+    }
+
+    /// Whether `key` has an entry.
+    pub fn contains_key(&self, key: &Gc<K>) -> bool {
+        let map = self.inner.borrow();
+        map.get(&Self::addr(key))
+            .is_some_and(|(weak, _)| Self::names(weak, key))
+    }
+
+    /// Remove `key`'s entry, returning its value.
+    pub fn remove(&self, key: &Gc<K>) -> Option<V> {
+        let addr = Self::addr(key);
+        let mut map = self.inner.borrow_mut();
+        if !map
+            .get(&addr)
+            .is_some_and(|(weak, _)| Self::names(weak, key))
+        {
+            return None;
+        }
+        map.remove(&addr).map(|(_, v)| v)
+    }
+
+    /// Number of entries whose keys are alive.
+    pub fn len(&self) -> usize {
+        self.purge();
+        self.inner.borrow().len()
+    }
+
+    /// Whether no entry has a live key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The live keys and clones of their values, as a snapshot.
+    pub fn entries(&self) -> Vec<(Gc<K>, V)>
+    where
+        V: Clone,
+    {
+        self.purge();
+        let map = self.inner.borrow();
+        map.values()
+            .filter_map(|(w, v)| w.upgrade().map(|k| (k, v.clone())))
+            .collect()
+    }
+
+    fn purge(&self) {
+        let dead: Vec<(Weak<K>, V)> = {
+            let Ok(mut map) = self.inner.try_borrow_mut() else {
+                return;
+            };
+            let keys: Vec<usize> = map
+                .iter()
+                .filter(|(_, (w, _))| w.is_dead())
+                .map(|(k, _)| *k)
+                .collect();
+            keys.iter().filter_map(|k| map.remove(k)).collect()
+        };
+        drop(dead); // values' `Drop`s run outside the borrow
+    }
+}
+
+// SAFETY: as for `WeakValueMap`: the map owns its entries; each weak key handle and each
+// value is reported once; a mutably borrowed map is skipped.
+unsafe impl<K, V: Trace> Trace for WeakKeyMap<K, V> {
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if let Ok(map) = self.inner.try_borrow() {
+            for (weak, value) in map.values() {
+                visitor.visit_weak(weak);
+                value.trace(visitor);
+            }
+        }
     }
 }

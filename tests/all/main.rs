@@ -2,8 +2,8 @@
 mod cpython;
 mod differential;
 mod failure;
-mod handle_api;
 mod finalize_dispatch;
+mod handle_api;
 mod object_graph;
 mod pauses;
 mod pressure;
