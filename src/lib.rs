@@ -29,6 +29,49 @@ pub mod __private {
     pub use crate::object::vtable::{Finalizer, FinalizerProbe, NoFinalizer};
 }
 
+/// Turn a `Gc<T>` into a `Gc<U>` where `T` unsizes to `U`: `Gc<dyn Trait>` from a
+/// `Gc<Concrete>`, `Gc<[T]>` from a `Gc<[T; N]>` (stable Rust has no `CoerceUnsized` for
+/// user types, so the coercion is spelled out; rust-cc and dumpster offer the same kind of
+/// macro).
+///
+/// The only conversion the macro performs is the compiler's own unsizing coercion of the
+/// box pointer (`NonNull` coerces, and only along `Unsize`), so the result names the same
+/// object with the metadata of the same value: the object keeps its type's vtable (trace,
+/// drop, finalizer), and the handle's count moves over. Write the target type where the
+/// result is used (`let g: Gc<dyn Trait> = coerce_gc!(x);`).
+///
+/// ```
+/// use pygc::{coerce_gc, Gc, Heap};
+/// trait Shape { fn area(&self) -> f64; }
+/// struct Square(f64);
+/// impl Shape for Square { fn area(&self) -> f64 { self.0 * self.0 } }
+/// # // SAFETY: no handles.
+/// # #[allow(unsafe_code)]
+/// # unsafe impl pygc::Trace for Square {
+/// #     const MAY_CONTAIN_HANDLES: bool = false;
+/// #     fn trace(&self, _: &mut pygc::Visitor<'_>) {}
+/// # }
+///
+/// let heap = Heap::new();
+/// let shapes: Vec<Gc<dyn Shape>> = vec![coerce_gc!(heap.alloc(Square(2.0)))];
+/// assert_eq!(shapes[0].area(), 4.0);
+/// let slice: Gc<[u32]> = coerce_gc!(heap.alloc([1u32, 2, 3]));
+/// assert_eq!(slice.len(), 3);
+/// ```
+#[macro_export]
+macro_rules! coerce_gc {
+    ($gc:expr) => {{
+        let raw = $crate::Gc::__into_raw($gc);
+        // SAFETY: `raw` comes from `__into_raw`, and the argument position below is a
+        // coercion site where the compiler only applies an unsizing coercion (same address,
+        // metadata of the same value), which is `__from_raw`'s contract.
+        #[allow(unsafe_code)]
+        unsafe {
+            $crate::Gc::__from_raw(raw)
+        }
+    }};
+}
+
 /// The value of the hidden `Trace::FINALIZER` constant for a hand-written `Trace` impl: the
 /// type's [`Finalize`] impl if it has one, so that [`Heap::alloc`] runs it. The derive
 /// writes this itself.

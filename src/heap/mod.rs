@@ -701,7 +701,7 @@ impl fmt::Debug for HeapRef<'_> {
     }
 }
 
-impl<T> Gc<T> {
+impl<T: ?Sized> Gc<T> {
     /// The heap this object lives in, for as long as the handle is borrowed: what a
     /// finalizer, a weak-reference callback or a method of the value needs to allocate or to
     /// collect (see [`HeapRef`] for the lifetime rules).

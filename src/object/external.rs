@@ -51,7 +51,7 @@ pub struct ExternalMemory {
 
 impl ExternalMemory {
     /// A token reporting 0 bytes into the heap that owns `object`.
-    pub fn for_object<T>(object: &Gc<T>) -> ExternalMemory {
+    pub fn for_object<T: ?Sized>(object: &Gc<T>) -> ExternalMemory {
         ExternalMemory::with_total(Owner::of_obj(object).external_total())
     }
 

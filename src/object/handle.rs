@@ -20,9 +20,16 @@ use crate::{Finalize, LegacyFinalize, Trace, Visitor};
 
 /// The allocation behind every handle: header first, then the value.
 #[repr(C)]
-pub(crate) struct GcBox<T> {
+#[doc(hidden)]
+pub struct GcBox<T: ?Sized> {
     pub(crate) header: Header,
     pub(crate) value: T,
+}
+
+impl<T: ?Sized> fmt::Debug for GcBox<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GcBox").finish_non_exhaustive()
+    }
 }
 
 /// A strong, refcounted handle to an object in a [`Heap`](crate::Heap).
@@ -52,7 +59,7 @@ pub(crate) struct GcBox<T> {
 /// drop(b);
 /// assert_eq!(*a, "spam");
 /// ```
-pub struct Gc<T> {
+pub struct Gc<T: ?Sized> {
     ptr: NonNull<GcBox<T>>,
     _owns: PhantomData<GcBox<T>>,
 }
@@ -64,6 +71,56 @@ impl<T> Gc<T> {
     pub(crate) unsafe fn from_obj(obj: ObjRef) -> Gc<T> {
         Gc {
             ptr: obj.as_non_null().cast(),
+            _owns: PhantomData,
+        }
+    }
+
+    /// The value, by move, if this is the only handle (count 1), the object has no weak
+    /// references and its value is alive; otherwise the handle back (`Rc::try_unwrap`).
+    /// The object's box is freed; its finalizer does not run (the value did not die).
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let x = heap.alloc(String::from("mine"));
+    /// let y = x.clone();
+    /// let x = Gc::try_unwrap(x).unwrap_err(); // two handles
+    /// drop(y);
+    /// assert_eq!(Gc::try_unwrap(x).unwrap(), "mine");
+    /// assert_eq!(heap.live_objects(), 0);
+    /// ```
+    pub fn try_unwrap(this: Self) -> Result<T, Self> {
+        let h = this.header();
+        if h.rc() != 1 || h.has(flag::DEAD | flag::HAS_WEAKREFS | flag::TRASHED | flag::CLEARING) {
+            return Err(this);
+        }
+        // Mark the value gone first: the refcount death below then frees the box as a
+        // zombie (untracked, weak references cleared, no finalizer, no drop).
+        h.set(flag::DEAD);
+        // SAFETY: the value is initialised (it was not DEAD), this handle is the only count
+        // (so nothing else can read it), and DEAD now keeps anyone from dropping it again.
+        let value = unsafe { std::ptr::read(&raw const (*this.ptr.as_ptr()).value) };
+        drop(this);
+        Ok(value)
+    }
+}
+
+impl<T: ?Sized> Gc<T> {
+    /// Give up the handle as a raw pointer (for [`coerce_gc!`](crate::coerce_gc)).
+    #[doc(hidden)]
+    pub fn __into_raw(this: Self) -> NonNull<GcBox<T>> {
+        let ptr = this.ptr;
+        std::mem::forget(this);
+        ptr
+    }
+
+    /// # Safety
+    /// `ptr` came from [`Gc::__into_raw`], possibly through an unsizing coercion (which
+    /// keeps the address and adds the metadata of the same value); its count is taken over.
+    #[doc(hidden)]
+    pub unsafe fn __from_raw(ptr: NonNull<GcBox<T>>) -> Self {
+        Gc {
+            ptr,
             _owns: PhantomData,
         }
     }
@@ -112,7 +169,7 @@ impl<T> Gc<T> {
     /// Whether two handles name the same object (Python's `is`).
     #[inline]
     pub fn ptr_eq(this: &Self, other: &Self) -> bool {
-        this.ptr == other.ptr
+        std::ptr::addr_eq(this.ptr.as_ptr(), other.ptr.as_ptr())
     }
 
     /// A type-erased handle to the same object.
@@ -143,35 +200,6 @@ impl<T> Gc<T> {
     pub fn as_ptr(this: &Self) -> *const T {
         // SAFETY: the box is alive (the handle owns a count); no reference is created.
         unsafe { &raw const (*this.ptr.as_ptr()).value }
-    }
-
-    /// The value, by move, if this is the only handle (count 1), the object has no weak
-    /// references and its value is alive; otherwise the handle back (`Rc::try_unwrap`).
-    /// The object's box is freed; its finalizer does not run (the value did not die).
-    ///
-    /// ```
-    /// use pygc::{Gc, Heap};
-    /// let heap = Heap::new();
-    /// let x = heap.alloc(String::from("mine"));
-    /// let y = x.clone();
-    /// let x = Gc::try_unwrap(x).unwrap_err(); // two handles
-    /// drop(y);
-    /// assert_eq!(Gc::try_unwrap(x).unwrap(), "mine");
-    /// assert_eq!(heap.live_objects(), 0);
-    /// ```
-    pub fn try_unwrap(this: Self) -> Result<T, Self> {
-        let h = this.header();
-        if h.rc() != 1 || h.has(flag::DEAD | flag::HAS_WEAKREFS | flag::TRASHED | flag::CLEARING) {
-            return Err(this);
-        }
-        // Mark the value gone first: the refcount death below then frees the box as a
-        // zombie (untracked, weak references cleared, no finalizer, no drop).
-        h.set(flag::DEAD);
-        // SAFETY: the value is initialised (it was not DEAD), this handle is the only count
-        // (so nothing else can read it), and DEAD now keeps anyone from dropping it again.
-        let value = unsafe { std::ptr::read(&raw const (*this.ptr.as_ptr()).value) };
-        drop(this);
-        Ok(value)
     }
 
     /// A mutable reference to the value if this is the only handle (count 1), the object
@@ -251,7 +279,7 @@ impl<H> Deref for ByAddress<H> {
     }
 }
 
-impl<T> Clone for Gc<T> {
+impl<T: ?Sized> Clone for Gc<T> {
     #[inline]
     fn clone(&self) -> Self {
         self.header().inc_rc();
@@ -262,7 +290,7 @@ impl<T> Clone for Gc<T> {
     }
 }
 
-impl<T> Drop for Gc<T> {
+impl<T: ?Sized> Drop for Gc<T> {
     #[inline]
     fn drop(&mut self) {
         if self.header().dec_rc() == 0 {
@@ -272,7 +300,7 @@ impl<T> Drop for Gc<T> {
     }
 }
 
-impl<T> Deref for Gc<T> {
+impl<T: ?Sized> Deref for Gc<T> {
     type Target = T;
     #[inline]
     fn deref(&self) -> &T {
@@ -292,7 +320,7 @@ fn dead_handle(type_name: &str) -> ! {
     )
 }
 
-impl<T: fmt::Debug> fmt::Debug for Gc<T> {
+impl<T: fmt::Debug + ?Sized> fmt::Debug for Gc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match Gc::try_get(self) {
             Some(value) => fmt::Debug::fmt(value, f),
@@ -301,13 +329,13 @@ impl<T: fmt::Debug> fmt::Debug for Gc<T> {
     }
 }
 
-impl<T: PartialEq> PartialEq for Gc<T> {
+impl<T: PartialEq + ?Sized> PartialEq for Gc<T> {
     fn eq(&self, other: &Self) -> bool {
         **self == **other
     }
 }
 
-impl<T> fmt::Pointer for Gc<T> {
+impl<T: ?Sized> fmt::Pointer for Gc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Pointer::fmt(&self.ptr, f)
     }
@@ -424,7 +452,7 @@ impl fmt::Debug for AnyGc {
 
 /// Handles the heap's introspection methods accept: [`Gc`], [`AnyGc`] and [`Weak`](crate::Weak).
 pub trait Handle: sealed::Sealed {}
-impl<T> Handle for Gc<T> {}
+impl<T: ?Sized> Handle for Gc<T> {}
 impl Handle for AnyGc {}
 
 pub(crate) mod sealed {
@@ -435,7 +463,7 @@ pub(crate) mod sealed {
     }
 }
 
-impl<T> sealed::Sealed for Gc<T> {
+impl<T: ?Sized> sealed::Sealed for Gc<T> {
     fn object_ptr(&self) -> NonNull<u8> {
         self.ptr.cast()
     }

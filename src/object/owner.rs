@@ -84,7 +84,7 @@ impl Owner {
 
     /// The owner of the object behind `handle`, borrowed for as long as the handle is (a
     /// handle keeps its object, hence its heap state, alive).
-    pub(crate) fn of_obj<T>(handle: &Gc<T>) -> &Owner {
+    pub(crate) fn of_obj<T: ?Sized>(handle: &Gc<T>) -> &Owner {
         // SAFETY: `handle` owns a count, so its object is live and its owner state outlives
         // the borrow (type invariant); the state is only ever shared, mutated through cells.
         unsafe { handle.obj().owner().as_ref() }

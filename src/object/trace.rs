@@ -114,7 +114,7 @@ impl<'a> Visitor<'a> {
 
     /// Report one strong handle owned by the value being traced.
     #[inline]
-    pub fn visit<T>(&mut self, handle: &Gc<T>) {
+    pub fn visit<T: ?Sized>(&mut self, handle: &Gc<T>) {
         self.visit_header(handle.header_ptr());
     }
 
@@ -244,7 +244,7 @@ unsafe impl<T: Copy> Trace for Cell<T> {
 }
 
 // SAFETY: the handle is owned by the value holding it; reported once.
-unsafe impl<T> Trace for Gc<T> {
+unsafe impl<T: ?Sized> Trace for Gc<T> {
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         visitor.visit(self);

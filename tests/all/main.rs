@@ -14,4 +14,5 @@ mod safe_points;
 mod smoke;
 mod soundness;
 mod support;
+mod unsized_handles;
 mod weak_callbacks;
