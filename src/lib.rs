@@ -21,6 +21,10 @@ pub use object::handle::{AnyGc, ByAddress, Gc, Handle};
 pub use object::slot::Slot;
 pub use object::trace::{Trace, Visitor};
 pub use object::weak::{Weak, WeakKeyMap, WeakValueMap};
+/// `#[derive(Trace)]`: the reference (attributes, what `skip` allows, enums, bounds,
+/// finalizers, refused shapes) follows.
+///
+#[doc = include_str!("../derive/REFERENCE.md")]
 pub use pygc_derive::Trace;
 
 /// What `#[derive(Trace)]` and [`finalizer_of!`] expand to (not public API).

@@ -146,11 +146,24 @@ impl Default for Heap {
 
 impl Heap {
     /// A heap with CPython's defaults: thresholds (700, 10, 10), automatic collection enabled.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// assert_eq!(heap.threshold(), [700, 10, 10]);
+    /// assert!(heap.is_enabled());
+    /// ```
     pub fn new() -> Heap {
         Heap::with_config(HeapConfig::default())
     }
 
     /// A heap with the given configuration.
+    ///
+    /// ```
+    /// use pygc::{Heap, HeapConfig};
+    /// let heap = Heap::with_config(HeapConfig { enabled: false, ..HeapConfig::default() });
+    /// assert!(!heap.is_enabled());
+    /// ```
     pub fn with_config(config: HeapConfig) -> Heap {
         Heap {
             state: HeapState::new_boxed(&config),
@@ -208,6 +221,13 @@ impl Heap {
     }
 
     /// Like [`Heap::alloc`], but gives the value back if memory is exhausted.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let x = heap.try_alloc(5u64).expect("memory");
+    /// assert_eq!(*x, 5);
+    /// ```
     pub fn try_alloc<T: Trace + 'static>(&self, value: T) -> Result<Gc<T>, AllocError<T>> {
         self.state().alloc_plain(value).map_err(AllocError)
     }
@@ -306,6 +326,28 @@ impl Heap {
     /// Allocate an object with a legacy finalizer (CPython's `tp_del`): a garbage cycle
     /// containing it is *uncollectable* and goes to [`Heap::garbage`] instead; on refcount
     /// death the legacy finalizer runs.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::{Gc, Heap, LegacyFinalize, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Old(RefCell<Option<Gc<Old>>>);
+    /// impl LegacyFinalize for Old {
+    ///     fn legacy_finalize(_: &Gc<Self>) {}
+    /// }
+    /// let heap = Heap::new();
+    /// let o = heap.alloc_with_legacy_finalizer(Old(RefCell::new(None)));
+    /// *o.0.borrow_mut() = Some(o.clone());
+    /// drop(o);
+    /// assert_eq!(heap.collect(), 1); // found, but uncollectable:
+    /// assert_eq!(heap.garbage().len(), 1);
+    /// for g in heap.take_garbage() {
+    ///     // break the cycle by hand, as one would in Python
+    ///     *g.downcast::<Old>().unwrap().0.borrow_mut() = None;
+    /// }
+    /// assert_eq!(heap.live_objects(), 0);
+    /// ```
     pub fn alloc_with_legacy_finalizer<T: Trace + LegacyFinalize + 'static>(
         &self,
         value: T,
@@ -317,6 +359,15 @@ impl Heap {
 
     /// Statistics of the heap's small-object allocator (`sys._debugmallocstats`); `Display`
     /// prints the table.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let _x = heap.alloc(1u64);
+    /// let stats = heap.alloc_stats();
+    /// assert_eq!(stats.arenas_current, 1);
+    /// println!("{stats}");
+    /// ```
     pub fn alloc_stats(&self) -> AllocStats {
         self.state().memory.stats()
     }
@@ -469,12 +520,33 @@ impl Heap {
     }
 
     /// Number of objects allocated and not yet freed (tracked or not, weak references included).
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let x = heap.alloc(1u8);
+    /// assert_eq!(heap.live_objects(), 1);
+    /// drop(x);
+    /// assert_eq!(heap.live_objects(), 0);
+    /// ```
     pub fn live_objects(&self) -> usize {
         self.state().live()
     }
 
     /// Full collection: `gc.collect()`. Returns the number of unreachable objects found
     /// (collected + uncollectable), or 0 if a collection is already running on this thread.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::{Gc, Heap, Trace};
+    /// #[derive(Trace)]
+    /// struct Node(RefCell<Option<Gc<Node>>>);
+    /// let heap = Heap::new();
+    /// let n = heap.alloc(Node(RefCell::new(None)));
+    /// *n.0.borrow_mut() = Some(n.clone());
+    /// drop(n);
+    /// assert_eq!(heap.collect(), 1);
+    /// ```
     pub fn collect(&self) -> usize {
         self.collect_generation(2).expect("generation 2 is valid")
     }
@@ -483,6 +555,13 @@ impl Heap {
     ///
     /// # Errors
     /// [`GcError::InvalidGeneration`] if `generation > 2`.
+    ///
+    /// ```
+    /// use pygc::{GcError, Heap};
+    /// let heap = Heap::new();
+    /// assert_eq!(heap.collect_generation(0), Ok(0));
+    /// assert_eq!(heap.collect_generation(3), Err(GcError::InvalidGeneration));
+    /// ```
     pub fn collect_generation(&self, generation: usize) -> Result<usize, GcError> {
         if generation > 2 {
             return Err(GcError::InvalidGeneration);
@@ -491,53 +570,128 @@ impl Heap {
     }
 
     /// `gc.enable()`: turn automatic collection on.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// heap.disable();
+    /// heap.enable();
+    /// assert!(heap.is_enabled());
+    /// ```
     pub fn enable(&self) {
         self.state().gc.enabled.set(true);
     }
 
     /// `gc.disable()`: turn automatic collection off (explicit collections still work).
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// heap.disable();
+    /// assert!(!heap.is_enabled());
+    /// assert_eq!(heap.collect(), 0); // explicit collections still run
+    /// ```
     pub fn disable(&self) {
         self.state().gc.enabled.set(false);
     }
 
     /// `gc.isenabled()`.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// assert!(Heap::new().is_enabled());
+    /// ```
     pub fn is_enabled(&self) -> bool {
         self.state().gc.enabled.get()
     }
 
     /// `gc.get_count()`: generation 0 counts GC-capable allocations minus frees (floored at
     /// 0); generations 1 and 2 count collections of the next younger generation.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let _list = heap.alloc(RefCell::new(Vec::<pygc::Gc<u8>>::new())); // GC-capable: counted
+    /// let _int = heap.alloc(7i64); // an atom: not counted
+    /// assert_eq!(heap.count(), [1, 0, 0]);
+    /// ```
     pub fn count(&self) -> [usize; 3] {
         self.state().gc.counts.get()
     }
 
     /// `gc.get_threshold()`.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// assert_eq!(Heap::new().threshold(), pygc::DEFAULT_THRESHOLDS);
+    /// ```
     pub fn threshold(&self) -> [usize; 3] {
         self.state().gc.thresholds.get()
     }
 
     /// `gc.set_threshold(t0, t1, t2)`. A `t0` of 0 turns automatic collection off.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// heap.set_threshold(100, 5, 5);
+    /// assert_eq!(heap.threshold(), [100, 5, 5]);
+    /// ```
     pub fn set_threshold(&self, t0: usize, t1: usize, t2: usize) {
         self.state().gc.thresholds.set([t0, t1, t2]);
     }
 
     /// `gc.get_stats()`: per generation, collections, collected and uncollectable.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// heap.collect();
+    /// assert_eq!(heap.stats()[2].collections, 1);
+    /// ```
     pub fn stats(&self) -> [GenerationStats; 3] {
         self.state().gc.stats.get()
     }
 
     /// `gc.freeze()`: move every tracked object to the permanent generation (never collected)
     /// and zero the counts.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let _x = heap.alloc(RefCell::new(Vec::<pygc::Gc<u8>>::new()));
+    /// heap.freeze();
+    /// assert_eq!(heap.freeze_count(), 1);
+    /// assert_eq!(heap.count(), [0, 0, 0]);
+    /// ```
     pub fn freeze(&self) {
         self.state().gc.freeze();
     }
 
     /// `gc.unfreeze()`: move the permanent generation back into generation 2.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let _x = heap.alloc(RefCell::new(Vec::<pygc::Gc<u8>>::new()));
+    /// heap.freeze();
+    /// heap.unfreeze();
+    /// assert_eq!(heap.freeze_count(), 0);
+    /// assert_eq!(heap.objects(Some(2)).unwrap().len(), 1);
+    /// ```
     pub fn unfreeze(&self) {
         self.state().gc.unfreeze();
     }
 
     /// `gc.get_freeze_count()`.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// assert_eq!(Heap::new().freeze_count(), 0);
+    /// ```
     pub fn freeze_count(&self) -> usize {
         self.state().freeze_count()
     }
@@ -547,6 +701,16 @@ impl Heap {
     ///
     /// # Errors
     /// [`GcError::GenerationTooLarge`] for a generation above 2.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let _x = heap.alloc(RefCell::new(Vec::<pygc::Gc<u8>>::new()));
+    /// let _atom = heap.alloc(1u8); // untracked
+    /// assert_eq!(heap.objects(None).unwrap().len(), 1);
+    /// assert!(heap.objects(Some(3)).is_err());
+    /// ```
     pub fn objects(&self, generation: Option<usize>) -> Result<Vec<AnyGc>, GcError> {
         let gc = &self.state().gc;
         let gens = match generation {
@@ -562,6 +726,15 @@ impl Heap {
 
     /// `gc.get_referents(obj)`: the objects `obj`'s `Trace` reports (weak handles report their
     /// weak-reference objects).
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let a = heap.alloc(1u8);
+    /// let list = heap.alloc(RefCell::new(vec![a.clone(), a.clone()]));
+    /// assert_eq!(heap.referents(&list).len(), 2);
+    /// ```
     pub fn referents(&self, obj: &impl Handle) -> Vec<AnyGc> {
         let mut out = Vec::new();
         obj_of(obj).trace(&mut Visitor::new(&mut VisitOp::Collect(&mut out)));
@@ -570,6 +743,16 @@ impl Heap {
 
     /// `gc.get_referrers(*objs)`: the tracked objects (generations 0–2, not the permanent one)
     /// whose `Trace` reports any of `targets`.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let a = heap.alloc(1u8);
+    /// let list = heap.alloc(RefCell::new(vec![a.clone()]));
+    /// let found = heap.referrers(&[Gc::to_any(&a)]);
+    /// assert!(found[0].ptr_eq(&Gc::to_any(&list)));
+    /// ```
     pub fn referrers(&self, targets: &[AnyGc]) -> Vec<AnyGc> {
         let targets: Vec<ObjRef> = targets.iter().map(|t| t.obj).collect();
         let gc = &self.state().gc;
@@ -591,38 +774,113 @@ impl Heap {
 
     /// `gc.is_tracked(obj)`: whether the object is in a generation (types that can hold no
     /// handle are never tracked).
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// assert!(!heap.is_tracked(&heap.alloc(String::from("atom"))));
+    /// assert!(heap.is_tracked(&heap.alloc(RefCell::new(Vec::<pygc::Gc<u8>>::new()))));
+    /// ```
     pub fn is_tracked(&self, obj: &impl Handle) -> bool {
         obj_of(obj).header().is_tracked()
     }
 
     /// `gc.is_finalized(obj)`: whether its PEP 442 finalizer has run.
+    ///
+    /// ```
+    /// use pygc::{Finalize, Gc, Heap, Trace};
+    /// #[derive(Trace)]
+    /// struct Res;
+    /// impl Finalize for Res {
+    ///     fn finalize(this: &Gc<Self>) {
+    ///         // resurrect: keep a handle past death
+    ///         RESURRECTED.with(|r| *r.borrow_mut() = Some(this.clone()));
+    ///     }
+    /// }
+    /// thread_local!(static RESURRECTED: std::cell::RefCell<Option<Gc<Res>>> = Default::default());
+    /// let heap = Heap::new();
+    /// drop(heap.alloc(Res));
+    /// let back = RESURRECTED.with(|r| r.borrow_mut().take()).unwrap();
+    /// assert!(heap.is_finalized(&back));
+    /// ```
     pub fn is_finalized(&self, obj: &impl Handle) -> bool {
         obj_of(obj).header().has(flag::FINALIZED)
     }
 
     /// `gc.set_debug(flags)`.
+    ///
+    /// ```
+    /// use pygc::{DebugFlags, Heap};
+    /// let heap = Heap::new();
+    /// heap.set_debug(DebugFlags::STATS);
+    /// assert_eq!(heap.debug(), DebugFlags::STATS);
+    /// ```
     pub fn set_debug(&self, flags: DebugFlags) {
         self.state().gc.debug.set(flags);
     }
 
     /// `gc.get_debug()`.
+    ///
+    /// ```
+    /// use pygc::{DebugFlags, Heap};
+    /// assert_eq!(Heap::new().debug(), DebugFlags::empty());
+    /// ```
     pub fn debug(&self) -> DebugFlags {
         self.state().gc.debug.get()
     }
 
     /// `gc.garbage`: uncollectable objects (legacy finalizers), or everything found while
     /// [`DebugFlags::SAVEALL`] is set. A snapshot; see [`Heap::take_garbage`].
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::{DebugFlags, Gc, Heap, Trace};
+    /// #[derive(Trace)]
+    /// struct Node(RefCell<Option<Gc<Node>>>);
+    /// let heap = Heap::new();
+    /// heap.set_debug(DebugFlags::SAVEALL);
+    /// let n = heap.alloc(Node(RefCell::new(None)));
+    /// *n.0.borrow_mut() = Some(n.clone());
+    /// drop(n);
+    /// heap.collect();
+    /// assert_eq!(heap.garbage().len(), 1);
+    /// # heap.set_debug(DebugFlags::empty());
+    /// # for g in heap.take_garbage() { *g.downcast::<Node>().unwrap().0.borrow_mut() = None; }
+    /// ```
     pub fn garbage(&self) -> Vec<AnyGc> {
         self.state().gc.garbage.borrow().clone()
     }
 
     /// Empty `gc.garbage` (`del gc.garbage[:]`), returning its contents.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// assert!(heap.take_garbage().is_empty());
+    /// assert!(heap.garbage().is_empty());
+    /// ```
     pub fn take_garbage(&self) -> Vec<AnyGc> {
         std::mem::take(&mut *self.state().gc.garbage.borrow_mut())
     }
 
     /// Append to `gc.callbacks`: `callback(phase, info)` runs before and after every
     /// collection made by [`Heap::collect`] or the automatic trigger.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use pygc::{CallbackPhase, Heap};
+    /// let heap = Heap::new();
+    /// let stops = Rc::new(Cell::new(0));
+    /// let s = stops.clone();
+    /// let id = heap.add_callback(move |phase, _info| {
+    ///     if phase == CallbackPhase::Stop { s.set(s.get() + 1) }
+    /// });
+    /// heap.collect();
+    /// assert_eq!(stops.get(), 1);
+    /// assert!(heap.remove_callback(id));
+    /// ```
     pub fn add_callback(
         &self,
         callback: impl FnMut(CallbackPhase, &CollectionInfo) + 'static,
@@ -633,6 +891,14 @@ impl Heap {
     }
 
     /// Remove a callback; returns whether it was registered.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// let heap = Heap::new();
+    /// let id = heap.add_callback(|_, _| {});
+    /// assert!(heap.remove_callback(id));
+    /// assert!(!heap.remove_callback(id));
+    /// ```
     pub fn remove_callback(&self, id: CallbackId) -> bool {
         let removed = self.state().gc.remove_callback(id);
         let found = removed.is_some();
@@ -643,17 +909,47 @@ impl Heap {
     /// Where panics from finalizers, weak-reference callbacks, gc callbacks and `Drop`s run by
     /// the collector are reported (CPython's `sys.unraisablehook`). By default they become
     /// `tracing` error events.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let seen = Rc::new(Cell::new(0));
+    /// let s = seen.clone();
+    /// heap.set_unraisable_hook(move |_report| s.set(s.get() + 1));
+    /// let x = heap.alloc(1u8);
+    /// let _w = Gc::downgrade_with_callback(&x, |_| panic!("callback failed"));
+    /// drop(x); // the callback panics: reported, not unwound
+    /// assert_eq!(seen.get(), 1);
+    /// assert_eq!(heap.unraisable_count(), 1);
+    /// ```
     pub fn set_unraisable_hook(&self, hook: impl FnMut(&Unraisable) + 'static) {
         let previous = self.state().unraisables.set_hook(Box::new(hook));
         drop(previous);
     }
 
     /// Number of panics reported as unraisable so far.
+    ///
+    /// ```
+    /// use pygc::Heap;
+    /// assert_eq!(Heap::new().unraisable_count(), 0);
+    /// ```
     pub fn unraisable_count(&self) -> u64 {
         self.state().unraisables.count()
     }
 
     /// The weak-reference objects naming `obj`, in CPython's order (`weakref.getweakrefs`).
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let x = heap.alloc(1u8);
+    /// let w = Gc::downgrade(&x);
+    /// let refs = heap.weakrefs_of(&x);
+    /// assert_eq!(refs.len(), 1);
+    /// assert!(refs[0].ptr_eq(&pygc::Weak::to_any(&w)));
+    /// ```
     pub fn weakrefs_of(&self, obj: &impl Handle) -> Vec<AnyGc> {
         // This heap's table: a foreign object has no entry here.
         self.state()
