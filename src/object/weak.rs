@@ -711,8 +711,11 @@ unsafe impl<K: Trace, V> Trace for WeakValueMap<K, V> {
 /// assert!(map.is_empty());
 /// ```
 pub struct WeakKeyMap<K, V> {
-    inner: Rc<RefCell<HashMap<usize, (Weak<K>, V)>>>,
+    inner: Rc<RefCell<KeyEntries<K, V>>>,
 }
+
+/// A `WeakKeyMap`'s entries: key address to (weak key, value).
+type KeyEntries<K, V> = HashMap<usize, (Weak<K>, V)>;
 
 impl<K, V> fmt::Debug for WeakKeyMap<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
