@@ -396,7 +396,7 @@ impl<G: Geometry> Allocator<G> {
         }
     }
 
-    /// Gives the parked empty pool (see [`pool_now_empty`](Self::pool_now_empty)) back to its
+    /// Gives the parked empty pool (see `pool_now_empty`) back to its
     /// arena, releasing the arena if it became wholly free: afterwards the allocator holds
     /// exactly what CPython's would.
     pub fn trim(&mut self) {
@@ -443,7 +443,7 @@ impl<G: Geometry> Allocator<G> {
     }
 
     /// Whether an empty pool that is the only pool of its class stays on its used list
-    /// ("parked", see [`pool_now_empty`](Self::pool_now_empty)). On by default. Off gives
+    /// ("parked", see `pool_now_empty`). On by default. Off gives
     /// CPython's exact pool order: an emptied pool always goes back to its arena at once,
     /// so the next pool carved for any class is that one. Turning it off gives the parked
     /// pool back.

@@ -34,7 +34,10 @@ fn churn(heap: &TestHeap, n: usize, slots: usize) -> usize {
 const MIB: usize = 1 << 20;
 
 #[test]
-#[cfg_attr(miri, ignore = "3,000 vectors of 100,000 slots: far too slow under Miri")]
+#[cfg_attr(
+    miri,
+    ignore = "3,000 vectors of 100,000 slots: far too slow under Miri"
+)]
 fn byte_trigger_bounds_garbage_vectors() {
     let slots = 100_000;
     let heap = TestHeap::with_config(HeapConfig {
