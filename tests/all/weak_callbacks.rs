@@ -52,18 +52,28 @@ fn self_weakref_with_callback_state_is_collected() {
     assert_eq!(ran.get(), 0);
 
     // The opaque closure of `downgrade_with_callback` is the leak this API removes.
+    let mut watch = Vec::new();
     for _ in 0..100 {
         let o = obj(&heap);
         let hidden = o.clone();
         let w = Gc::downgrade_with_callback(&o, move |_| drop(hidden));
         *o.me.borrow_mut() = Some(w);
+        watch.push(Gc::downgrade(&o));
     }
     heap.collect();
+    // Each object, its callback's weak reference and the watching one.
     assert_eq!(
         heap.live_objects(),
-        200,
+        300,
         "an opaque capture is a hidden root"
     );
+    // Break the leak by hand: dropping the weak reference drops its callback's capture.
+    for w in &watch {
+        let o = w.upgrade().expect("kept alive by the capture");
+        o.me.borrow_mut().take();
+    }
+    drop(watch);
+    assert_eq!(heap.live_objects(), 0);
 }
 
 /// The same program in CPython 3.11: every object is freed by one `gc.collect()`.
