@@ -553,7 +553,7 @@ impl Shared {
         };
         // Allocation may collect and run callbacks: no borrow is held here.
         let gc = match kind {
-            Kind::Plain => self.heap.alloc(value),
+            Kind::Plain => self.heap.alloc_unfinalized(value),
             Kind::Finalizer | Kind::Resurrecting | Kind::PanickingFinalizer => {
                 self.heap.alloc_with_finalizer(value)
             }

@@ -1,88 +1,4 @@
-//! `#[derive(Trace)]` for pygc.
-//!
-//! The derive writes an `unsafe impl pygc::Trace` whose `trace` reports every
-//! field (or, for enums, every field of the active variant) to the visitor, and
-//! whose `MAY_CONTAIN_HANDLES` is the OR of the fields' constants. The safety
-//! obligations of `Trace` are discharged field by field: the derive only ever
-//! delegates to the fields' own `Trace` impls, so the generated impl is sound
-//! whenever theirs are.
-//!
-//! ```ignore
-//! use pygc::{Gc, Trace};
-//!
-//! #[derive(Trace)]
-//! struct Node<T> {
-//!     value: T,
-//!     next: Option<Gc<Node<T>>>,
-//!     #[trace(skip)]
-//!     name: String,
-//! }
-//! ```
-//!
-//! expands to (modulo spans and formatting)
-//!
-//! ```ignore
-//! #[automatically_derived]
-//! unsafe impl<T> ::pygc::Trace for Node<T>
-//! where
-//!     // from `value`; `next` mentions `Node` itself so it also contributes
-//!     // `T: Trace` (deduplicated) instead of `Option<Gc<Node<T>>>: Trace`,
-//!     // see "Bounds"
-//!     T: ::pygc::Trace,
-//! {
-//!     const MAY_CONTAIN_HANDLES: bool = <T as ::pygc::Trace>::MAY_CONTAIN_HANDLES || true;
-//!     #[inline]
-//!     fn trace(&self, visitor: &mut ::pygc::Visitor<'_>) {
-//!         ::pygc::Trace::trace(&self.value, visitor);
-//!         ::pygc::Trace::trace(&self.next, visitor);
-//!     }
-//! }
-//! ```
-//!
-//! # Attributes
-//!
-//! * `#[trace(skip)]` on a field: the field is neither traced nor counted in
-//!   `MAY_CONTAIN_HANDLES`, and it adds no bound. Use it for fields whose type
-//!   has no `Trace` impl but which provably hold no handle (e.g. an
-//!   `Rc<str>` cache). Refused on fields whose type mentions `Gc` or `Weak`;
-//!   beyond that syntactic check it is an unchecked promise: skipping a field
-//!   that holds handles through an alias or another type hides those edges
-//!   from the collector.
-//! * `#[trace(crate = "path")]` on the type: the path under which the pygc
-//!   items are reachable (default `::pygc`). pygc itself uses
-//!   `#[trace(crate = "crate")]`.
-//!
-//! # Bounds
-//!
-//! The derive is a "perfect derive": for each non-skipped field whose type
-//! mentions a generic type parameter, `FieldType: Trace` is added to the where
-//! clause (existing where clauses are kept). Fields that mention no type
-//! parameter, skipped fields, lifetimes and const parameters add nothing.
-//!
-//! One exception keeps recursive types usable: a field whose type mentions the
-//! type being derived (by name or as `Self`) would give a bound that needs the
-//! impl being defined (`Option<Box<List<T>>>: Trace` requires
-//! `List<T>: Trace`), which the trait solver rejects as an overflow. For such
-//! fields the derive bounds the type parameters they mention instead
-//! (`T: Trace`), and their contribution to `MAY_CONTAIN_HANDLES` is the
-//! conservative `true` (evaluating it would be a const-evaluation cycle).
-//! Mutually recursive generic types that reach each other without going
-//! through a `Gc` cannot be detected syntactically and may fail with an
-//! overflow error.
-//!
-//! # Refused shapes
-//!
-//! Each of these is a compile error spanned on the offending item:
-//!
-//! * unions: the collector cannot know which field holds a handle;
-//! * `#[repr(packed)]` types: fields of packed types cannot be borrowed, so
-//!   they cannot be passed to `Trace::trace`;
-//! * `#[trace(skip)]` on a field whose type mentions `Gc` or `Weak` (any path
-//!   segment with that name): skipping it would hide edges from the cycle
-//!   collector;
-//! * unknown or malformed attributes: `#[trace]`, `#[trace = ..]`,
-//!   `#[trace(foo)]`, `#[trace(skip = 1)]`, duplicated keys, `#[trace(..)]`
-//!   on enum variants, `crate = ..` on fields and `skip` on the type.
+#![doc = include_str!("../REFERENCE.md")]
 
 use proc_macro::TokenStream;
 use proc_macro2::{Group, Span, TokenStream as TokenStream2, TokenTree};
@@ -279,6 +195,13 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         #[automatically_derived]
         unsafe impl #impl_generics #krate::Trace for #ident #ty_generics #where_clause {
             const MAY_CONTAIN_HANDLES: bool = #may;
+            // The type's `Finalize` impl, found without a bound (see `FinalizerProbe`), so
+            // that `Heap::alloc` runs it.
+            const FINALIZER: ::core::option::Option<#krate::__private::Finalizer> = {
+                #[allow(unused_imports)]
+                use #krate::__private::NoFinalizer as _;
+                #krate::__private::FinalizerProbe::<Self>::FINALIZER
+            };
             #[inline]
             fn trace(&self, visitor: &mut #krate::Visitor<'_>) {
                 #unused_visitor

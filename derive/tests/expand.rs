@@ -68,7 +68,7 @@ struct List {
 }
 
 mod alias {
-    pub use pygc::{Trace, Visitor};
+    pub use pygc::{__private, Trace, Visitor};
 }
 
 #[derive(Trace)]

@@ -31,6 +31,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use super::list::GcList;
+use super::pause::{CollectionTrigger, Pause};
 use super::state::{GcState, lists};
 use super::unraisable::Unraisables;
 use super::visit::{DecrefQueue, ReachableQueue, VisitOp};
@@ -100,28 +101,23 @@ impl<'a> Collector<'a> {
         }
         self.host.drain_trashcan();
         let _running = Running::enter(self.gc);
-        self.collect_with_callbacks(generation)
+        self.collect_with_callbacks(generation, CollectionTrigger::Explicit)
     }
 
-    /// The automatic trigger (`gc_collect_generations`): the oldest generation whose count
-    /// exceeds its threshold, except that a full collection also needs the objects waiting
-    /// for one (`long_lived_pending`) to be at least 25% of those that survived the last.
-    pub(crate) fn collect_automatic(&self) {
+    /// The automatic trigger (`gc_collect_generations`): collect the generation
+    /// [`GcState::automatic_generation`] picks, if any. Returns what was found, `None` when
+    /// nothing ran (nothing due, or a collection is already running on this thread).
+    pub(crate) fn collect_automatic(
+        &self,
+        at_least_young: bool,
+        trigger: CollectionTrigger,
+    ) -> Option<usize> {
         if super::collecting() {
-            return;
+            return None;
         }
+        let generation = self.gc.automatic_generation(at_least_young)?;
         let _running = Running::enter(self.gc);
-        let counts = self.gc.counts.get();
-        let thresholds = self.gc.thresholds.get();
-        for g in (0..3).rev() {
-            if counts[g] > thresholds[g] {
-                if g == 2 && self.gc.long_lived_pending.get() < self.gc.long_lived_total.get() / 4 {
-                    continue;
-                }
-                self.collect_with_callbacks(g);
-                break;
-            }
-        }
+        Some(self.collect_with_callbacks(generation, trigger))
     }
 
     /// The final collection when the `Heap` is dropped: no callbacks, like CPython's
@@ -133,7 +129,21 @@ impl<'a> Collector<'a> {
         self.collect_main(2);
     }
 
-    fn collect_with_callbacks(&self, generation: usize) -> usize {
+    /// One collection as the program sees it (its pause is recorded): start callbacks, the
+    /// collection, stop callbacks.
+    fn collect_with_callbacks(&self, generation: usize, trigger: CollectionTrigger) -> usize {
+        let started = Instant::now();
+        let found = self.collect_with_callbacks_untimed(generation);
+        self.gc.pauses.record(Pause {
+            duration: started.elapsed(),
+            generation,
+            trigger,
+            found,
+        });
+        found
+    }
+
+    fn collect_with_callbacks_untimed(&self, generation: usize) -> usize {
         let start = CollectionInfo {
             generation,
             collected: 0,
@@ -360,7 +370,7 @@ impl<'a> Collector<'a> {
             let callback = obj.weakref().and_then(|w| w.callback.borrow_mut().take());
             if let Some(callback) = callback {
                 let arg = weakref.clone();
-                self.report(|| context("weakref callback", obj), || callback(arg));
+                self.report(|| context("weakref callback", obj), || callback.call(arg));
             }
             if obj.header().rc() == 1 {
                 freed += 1;

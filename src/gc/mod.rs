@@ -23,6 +23,7 @@
 
 pub(crate) mod collector;
 pub(crate) mod list;
+pub mod pause;
 pub(crate) mod state;
 pub(crate) mod unraisable;
 pub(crate) mod visit;
@@ -30,6 +31,7 @@ pub(crate) mod visit;
 #[cfg(test)]
 mod tests;
 
+pub use pause::{CollectionTrigger, Pause, PauseStats, RECENT_PAUSES};
 pub use unraisable::Unraisable;
 
 use std::cell::Cell;

@@ -52,6 +52,8 @@ pub(crate) struct GcState {
     pub(crate) long_lived_total: Cell<usize>,
     pub(crate) long_lived_pending: Cell<usize>,
     pub(crate) running: Cell<bool>,
+    /// Pause records (`gc/pause.rs`), beside CPython's statistics.
+    pub(crate) pauses: super::pause::PauseLog,
 }
 
 impl fmt::Debug for GcState {
@@ -79,6 +81,7 @@ impl GcState {
             long_lived_total: Cell::new(0),
             long_lived_pending: Cell::new(0),
             running: Cell::new(false),
+            pauses: super::pause::PauseLog::default(),
         }
     }
 
@@ -118,6 +121,25 @@ impl GcState {
         self.counts.set(counts);
         let t0 = self.thresholds.get()[0];
         counts[0] > t0 && t0 != 0 && self.enabled.get()
+    }
+
+    /// The generation an automatic collection takes now (`gc_collect_generations`): the
+    /// oldest whose count exceeds its threshold, except that a full collection also needs
+    /// the objects waiting for one (`long_lived_pending`) to be at least 25% of those that
+    /// survived the last. With `at_least_young` (pygc's byte trigger: memory grew, not the
+    /// count) the choice is the same, and generation 0 when no count is over its threshold.
+    pub(crate) fn automatic_generation(&self, at_least_young: bool) -> Option<usize> {
+        let counts = self.counts.get();
+        let thresholds = self.thresholds.get();
+        for g in (0..3).rev() {
+            if counts[g] > thresholds[g] {
+                if g == 2 && self.long_lived_pending.get() < self.long_lived_total.get() / 4 {
+                    continue;
+                }
+                return Some(g);
+            }
+        }
+        at_least_young.then_some(0)
     }
 
     /// A GC-capable object was freed (or its allocation failed): `count[0] -= 1`, floored.

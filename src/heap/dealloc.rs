@@ -241,7 +241,9 @@ impl HeapState {
             let obj = weakref.obj;
             match callback {
                 // The hold is the callback's argument (CPython passes the reference along).
-                Some(callback) => self.call_user("weakref callback", obj, || callback(weakref)),
+                Some(callback) => {
+                    self.call_user("weakref callback", obj, || callback.call(weakref))
+                }
                 None => self.call_user("deallocation", obj, || drop(weakref)),
             }
         }

@@ -34,6 +34,10 @@ pub(crate) struct ObjectMemory {
     /// [`ObjectMemory::take_events`]: a subscriber may allocate in this very heap, so they
     /// are emitted only once the pools are no longer borrowed.
     events_waiting: Cell<bool>,
+    /// Large boxes handed out and not yet freed, and their block bytes (the pools count
+    /// only their own blocks; `stats` adds these).
+    large_blocks: Cell<usize>,
+    large_bytes: Cell<usize>,
 }
 
 impl fmt::Debug for ObjectMemory {
@@ -54,6 +58,8 @@ impl ObjectMemory {
             pools: RefCell::new(pools),
             owner: Cell::new(std::ptr::null()),
             events_waiting: Cell::new(false),
+            large_blocks: Cell::new(0),
+            large_bytes: Cell::new(0),
         }
     }
 
@@ -75,8 +81,16 @@ impl ObjectMemory {
         };
         match small {
             Some(result) => result,
-            None => boxes::alloc_large(layout, self.owner.get().cast()),
+            None => self.alloc_large(layout),
         }
+    }
+
+    #[cold]
+    fn alloc_large(&self, layout: Layout) -> Option<(NonNull<u8>, u32)> {
+        let block = boxes::alloc_large(layout, self.owner.get().cast())?;
+        self.large_blocks.set(self.large_blocks.get() + 1);
+        self.large_bytes.set(self.large_bytes.get() + layout.size());
+        Some(block)
     }
 
     /// Give a box back.
@@ -95,6 +109,8 @@ impl ObjectMemory {
         if !freed {
             // SAFETY: as above; not a pool box, so `alloc_large` made it.
             unsafe { boxes::free_large(ptr, layout) }
+            self.large_blocks.set(self.large_blocks.get() - 1);
+            self.large_bytes.set(self.large_bytes.get() - layout.size());
         }
     }
 
@@ -116,10 +132,14 @@ impl ObjectMemory {
 
     /// `sys._debugmallocstats` for the pools.
     pub(crate) fn stats(&self) -> AllocStats {
-        match &*self.pools.borrow() {
+        let mut stats = match &*self.pools.borrow() {
             Pools::Default(pools) => pools.stats(),
             Pools::CPython311(pools) => pools.stats(),
-        }
+        };
+        // Large boxes bypass the pools (CPython's fallback to `malloc`): count them here.
+        stats.large_blocks += self.large_blocks.get();
+        stats.large_bytes += self.large_bytes.get();
+        stats
     }
 }
 

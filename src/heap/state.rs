@@ -32,12 +32,12 @@ use super::memory::ObjectMemory;
 use crate::gc::collector::{Collector, Host};
 use crate::gc::state::{GcState, lists};
 use crate::gc::unraisable::Unraisables;
-use crate::gc::{self, DebugFlags};
+use crate::gc::{self, CollectionTrigger, DebugFlags};
 use crate::object::handle::{Gc, init_box};
 use crate::object::header::ObjRef;
 use crate::object::owner::{Owner, OwnerHooks};
 use crate::object::vtable::{
-    Plain, VTable, VTableOf, WEAKREF_VTABLE, WithFinalizer, WithLegacyFinalizer,
+    Plain, Unfinalized, VTable, VTableOf, WEAKREF_VTABLE, WithFinalizer, WithLegacyFinalizer,
 };
 use crate::object::weak::{WeakRefObj, WeakTable};
 use crate::{Finalize, LegacyFinalize, Trace};
@@ -57,6 +57,19 @@ pub(crate) struct HeapState {
     pub(super) trashcan: Trashcan,
     pub(super) unraisables: Unraisables,
     live: Cell<usize>,
+    /// Bytes of the boxes counted by `live` (header and value: `vtable.layout.size()`).
+    box_bytes: Cell<usize>,
+    /// `HeapConfig::byte_trigger`.
+    byte_trigger: Option<usize>,
+    /// Accounted bytes (boxes plus external) above which the next allocation starts a young
+    /// collection: the accounted bytes after the last collection plus the trigger, or
+    /// `usize::MAX` without one (the comparison in `alloc_object` is then never true).
+    byte_limit: Cell<usize>,
+    /// `HeapConfig::safe_points`: automatic collections become due instead of running.
+    safe_points: bool,
+    /// The due collection in safe-point mode: the oldest generation found due, and whether
+    /// the byte trigger asked for it.
+    due: Cell<Option<(usize, bool)>>,
     /// The `Heap` handle is gone.
     orphaned: Cell<bool>,
     /// Queued for, or running, its final collection (see the module docs): the state must
@@ -145,6 +158,11 @@ impl HeapState {
             trashcan: Trashcan::default(),
             unraisables: Unraisables::default(),
             live: Cell::new(0),
+            box_bytes: Cell::new(0),
+            byte_trigger: config.byte_trigger,
+            byte_limit: Cell::new(config.byte_trigger.unwrap_or(usize::MAX)),
+            safe_points: config.safe_points,
+            due: Cell::new(None),
             orphaned: Cell::new(false),
             closing: Cell::new(false),
             self_ptr: Cell::new(std::ptr::null()),
@@ -157,6 +175,12 @@ impl HeapState {
         state.memory.set_owner(ptr.as_ptr().cast::<Owner>());
         state.gc.init_lists();
         ptr
+    }
+
+    /// The state an owner tag names (tags are `self_ptr`, with `owner` first: type
+    /// invariant). Only a pointer: dereferencing it needs a live object of the heap.
+    pub(super) fn of_owner(owner: NonNull<Owner>) -> NonNull<HeapState> {
+        owner.cast()
     }
 
     /// Free the state if the handle is gone, no object is left and nothing runs on it.
@@ -196,6 +220,19 @@ impl HeapState {
         unsafe { self.alloc_object(VTableOf::<T, Plain>::VTABLE, value) }
     }
 
+    /// A weak-reference object naming nothing yet (`Heap::alloc_cyclic`).
+    pub(super) fn alloc_weakref(&self, value: WeakRefObj) -> Gc<WeakRefObj> {
+        // SAFETY: `WEAKREF_VTABLE` describes `WeakRefObj`.
+        unsafe { self.alloc_object(WEAKREF_VTABLE, value) }
+            .unwrap_or_else(|_| std::alloc::handle_alloc_error(WEAKREF_VTABLE.layout))
+    }
+
+    /// `Heap::alloc_unfinalized`.
+    pub(super) fn alloc_unfinalized<T: Trace + 'static>(&self, value: T) -> Result<Gc<T>, T> {
+        // SAFETY: the vtable of `T`.
+        unsafe { self.alloc_object(VTableOf::<T, Unfinalized>::VTABLE, value) }
+    }
+
     /// `Heap::alloc_with_finalizer`.
     pub(super) fn alloc_finalized<T: Trace + Finalize + 'static>(
         &self,
@@ -223,8 +260,12 @@ impl HeapState {
     /// `vtable` describes `T` (its layout is `GcBox<T>`'s, its shims take a `T`).
     #[inline]
     unsafe fn alloc_object<T>(&self, vtable: &'static VTable, value: T) -> Result<Gc<T>, T> {
-        if vtable.gc_capable && self.gc.count_allocation() && !self.orphaned.get() {
-            self.collect_automatic();
+        // CPython's count rule, and pygc's byte trigger beside it; one test on the fast path
+        // (`|`, not `||`: both are cheap, and one branch predicts better than two).
+        let count_due = vtable.gc_capable && self.gc.count_allocation();
+        let bytes = self.box_bytes.get() + vtable.layout.size() + self.owner.external_bytes();
+        if (count_due | (bytes > self.byte_limit.get())) && !self.orphaned.get() {
+            self.collect_automatic(count_due);
         }
         let block = self.memory.alloc_box(vtable.layout);
         if self.memory.events_waiting() {
@@ -242,6 +283,8 @@ impl HeapState {
         // and `vtable` describes `T` (caller's contract).
         let obj = unsafe { init_box(memory, shift, vtable, value) };
         self.live.set(self.live.get() + 1);
+        self.box_bytes
+            .set(self.box_bytes.get() + vtable.layout.size());
         if vtable.gc_capable {
             self.gc.track(obj);
         }
@@ -255,6 +298,8 @@ impl HeapState {
             self.gc.count_free();
         }
         self.live.set(self.live.get() - 1);
+        self.box_bytes
+            .set(self.box_bytes.get() - obj.vtable().layout.size());
         // SAFETY: the box was made by `alloc_box` with its vtable's layout; its value is
         // dropped and its count is zero, so nothing refers to it any more.
         unsafe {
@@ -279,14 +324,92 @@ impl HeapState {
 
     /// `gc.collect(g)`.
     pub(super) fn collect_explicit(&self, generation: usize) -> usize {
+        let ran = !gc::collecting();
         let found = self.collector().collect_explicit(generation);
+        if ran {
+            self.reset_byte_limit();
+            // It covered a due collection of this generation or a younger one.
+            if self.due.get().is_some_and(|(due, _)| due <= generation) {
+                self.due.set(None);
+            }
+        }
         run_pending_shutdowns();
         found
     }
 
-    fn collect_automatic(&self) {
-        self.collector().collect_automatic();
+    /// An allocation found a collection due: by CPython's count rule (`by_count`) or by the
+    /// byte trigger. The generation is chosen by CPython's rule either way.
+    #[cold]
+    #[inline(never)]
+    fn collect_automatic(&self, by_count: bool) {
+        if self.safe_points {
+            // Safe-point mode: the collection becomes due; `collect_if_due` runs it.
+            if by_count || self.gc.enabled.get() {
+                if let Some(generation) = self.gc.automatic_generation(!by_count) {
+                    let (old, bytes) = self.due.get().unwrap_or((0, false));
+                    self.due
+                        .set(Some((old.max(generation), bytes || !by_count)));
+                }
+            } else {
+                self.reset_byte_limit();
+            }
+            return;
+        }
+        if by_count || self.gc.enabled.get() {
+            let trigger = if by_count {
+                CollectionTrigger::Automatic
+            } else {
+                CollectionTrigger::Bytes
+            };
+            let ran = self.collector().collect_automatic(!by_count, trigger);
+            if ran.is_some() {
+                self.reset_byte_limit();
+            }
+        } else {
+            // Byte trigger while collection is disabled: start counting again from here,
+            // rather than taking this path on every allocation.
+            self.reset_byte_limit();
+        }
         run_pending_shutdowns();
+    }
+
+    /// `Heap::is_collection_due`.
+    pub(super) fn is_collection_due(&self) -> bool {
+        self.due.get().is_some()
+    }
+
+    /// `Heap::collect_if_due`: run the due collection now, of the generation CPython's rule
+    /// picks at this point (counts may have grown since it became due).
+    pub(super) fn collect_if_due(&self) -> Option<usize> {
+        let (_, bytes) = self.due.get()?;
+        if gc::collecting() {
+            return None; // not from inside a collection; stays due
+        }
+        self.due.set(None);
+        if !self.gc.enabled.get() {
+            return None;
+        }
+        let found = self
+            .collector()
+            .collect_automatic(bytes, CollectionTrigger::SafePoint);
+        if found.is_some() {
+            self.reset_byte_limit();
+        }
+        run_pending_shutdowns();
+        found
+    }
+
+    /// Boxes plus reported external memory (`Heap::accounted_bytes`).
+    pub(super) fn accounted_bytes(&self) -> usize {
+        self.box_bytes.get() + self.owner.external_bytes()
+    }
+
+    /// The byte trigger counts from the accounted bytes after a collection.
+    fn reset_byte_limit(&self) {
+        if let Some(trigger) = self.byte_trigger {
+            self.byte_limit
+                .set(self.accounted_bytes().saturating_add(trigger));
+        }
     }
 
     /// The `Heap` handle is going away: no more automatic collections; the final

@@ -20,9 +20,16 @@ use crate::{Finalize, LegacyFinalize, Trace, Visitor};
 
 /// The allocation behind every handle: header first, then the value.
 #[repr(C)]
-pub(crate) struct GcBox<T> {
+#[doc(hidden)]
+pub struct GcBox<T: ?Sized> {
     pub(crate) header: Header,
     pub(crate) value: T,
+}
+
+impl<T: ?Sized> fmt::Debug for GcBox<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GcBox").finish_non_exhaustive()
+    }
 }
 
 /// A strong, refcounted handle to an object in a [`Heap`](crate::Heap).
@@ -52,7 +59,7 @@ pub(crate) struct GcBox<T> {
 /// drop(b);
 /// assert_eq!(*a, "spam");
 /// ```
-pub struct Gc<T> {
+pub struct Gc<T: ?Sized> {
     ptr: NonNull<GcBox<T>>,
     _owns: PhantomData<GcBox<T>>,
 }
@@ -64,6 +71,56 @@ impl<T> Gc<T> {
     pub(crate) unsafe fn from_obj(obj: ObjRef) -> Gc<T> {
         Gc {
             ptr: obj.as_non_null().cast(),
+            _owns: PhantomData,
+        }
+    }
+
+    /// The value, by move, if this is the only handle (count 1), the object has no weak
+    /// references and its value is alive; otherwise the handle back (`Rc::try_unwrap`).
+    /// The object's box is freed; its finalizer does not run (the value did not die).
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let x = heap.alloc(String::from("mine"));
+    /// let y = x.clone();
+    /// let x = Gc::try_unwrap(x).unwrap_err(); // two handles
+    /// drop(y);
+    /// assert_eq!(Gc::try_unwrap(x).unwrap(), "mine");
+    /// assert_eq!(heap.live_objects(), 0);
+    /// ```
+    pub fn try_unwrap(this: Self) -> Result<T, Self> {
+        let h = this.header();
+        if h.rc() != 1 || h.has(flag::DEAD | flag::HAS_WEAKREFS | flag::TRASHED | flag::CLEARING) {
+            return Err(this);
+        }
+        // Mark the value gone first: the refcount death below then frees the box as a
+        // zombie (untracked, weak references cleared, no finalizer, no drop).
+        h.set(flag::DEAD);
+        // SAFETY: the value is initialised (it was not DEAD), this handle is the only count
+        // (so nothing else can read it), and DEAD now keeps anyone from dropping it again.
+        let value = unsafe { std::ptr::read(&raw const (*this.ptr.as_ptr()).value) };
+        drop(this);
+        Ok(value)
+    }
+}
+
+impl<T: ?Sized> Gc<T> {
+    /// Give up the handle as a raw pointer (for [`coerce_gc!`](crate::coerce_gc)).
+    #[doc(hidden)]
+    pub fn __into_raw(this: Self) -> NonNull<GcBox<T>> {
+        let ptr = this.ptr;
+        std::mem::forget(this);
+        ptr
+    }
+
+    /// # Safety
+    /// `ptr` came from [`Gc::__into_raw`], possibly through an unsizing coercion (which
+    /// keeps the address and adds the metadata of the same value); its count is taken over.
+    #[doc(hidden)]
+    pub unsafe fn __from_raw(ptr: NonNull<GcBox<T>>) -> Self {
+        Gc {
+            ptr,
             _owns: PhantomData,
         }
     }
@@ -112,7 +169,7 @@ impl<T> Gc<T> {
     /// Whether two handles name the same object (Python's `is`).
     #[inline]
     pub fn ptr_eq(this: &Self, other: &Self) -> bool {
-        this.ptr == other.ptr
+        std::ptr::addr_eq(this.ptr.as_ptr(), other.ptr.as_ptr())
     }
 
     /// A type-erased handle to the same object.
@@ -128,14 +185,101 @@ impl<T> Gc<T> {
         this.header().has(flag::DEAD)
     }
 
-    /// The object's address, for display and hashing by identity.
+    /// A pointer to the value (like `Rc::as_ptr`). Valid while a handle keeps the object
+    /// alive and the collector has not dropped the value (see "Dead handles"). For identity
+    /// use [`Gc::ptr_eq`] or [`ByAddress`].
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let x = heap.alloc(5u32);
+    /// // SAFETY: `x` keeps the object alive and its value is not dropped.
+    /// assert_eq!(unsafe { *Gc::as_ptr(&x) }, 5);
+    /// ```
     #[inline]
-    pub fn as_ptr(this: &Self) -> *const () {
-        this.ptr.as_ptr().cast()
+    pub fn as_ptr(this: &Self) -> *const T {
+        // SAFETY: the box is alive (the handle owns a count); no reference is created.
+        unsafe { &raw const (*this.ptr.as_ptr()).value }
+    }
+
+    /// A mutable reference to the value if this is the only handle (count 1), the object
+    /// has no weak references, its value is alive, and it is untracked (`Rc::get_mut`).
+    ///
+    /// Tracked objects (types that may hold handles) are refused: the collector reads their
+    /// values during any collection, which a `&mut T` held across an allocation would alias.
+    /// Atoms (`Gc<String>`, `Gc<Vec<i64>>`) qualify.
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let mut v = heap.alloc(vec![1i64, 2]);
+    /// Gc::get_mut(&mut v).unwrap().push(3);
+    /// let w = v.clone();
+    /// assert!(Gc::get_mut(&mut v).is_none()); // shared
+    /// # drop(w);
+    /// assert_eq!(*v, [1, 2, 3]);
+    /// ```
+    pub fn get_mut(this: &mut Self) -> Option<&mut T> {
+        let h = this.header();
+        if h.rc() != 1 || h.is_tracked() || h.has(flag::DEAD | flag::HAS_WEAKREFS) {
+            return None;
+        }
+        // SAFETY: the only count is `this`, borrowed mutably for the result's lifetime, so
+        // no other handle can reach the value; the object is untracked, so no collection
+        // reads it; and it has no weak references that could be upgraded to a new handle.
+        Some(unsafe { &mut (*this.ptr.as_ptr()).value })
     }
 }
 
-impl<T> Clone for Gc<T> {
+/// A handle compared, hashed and ordered by object identity (Python's `id`), for use as a
+/// map key or in a set; `Gc`'s own `PartialEq` compares values.
+///
+/// ```
+/// use std::collections::HashSet;
+/// use pygc::{ByAddress, Heap};
+/// let heap = Heap::new();
+/// let (a, b) = (heap.alloc(1u8), heap.alloc(1u8));
+/// let set: HashSet<_> = [ByAddress(a.clone()), ByAddress(b), ByAddress(a)].into_iter().collect();
+/// assert_eq!(set.len(), 2); // equal values, two objects
+/// ```
+#[derive(Clone, Debug)]
+pub struct ByAddress<H>(pub H);
+
+impl<H: Handle> ByAddress<H> {
+    fn addr(&self) -> usize {
+        self.0.object_ptr().as_ptr().addr()
+    }
+}
+
+impl<H: Handle> PartialEq for ByAddress<H> {
+    fn eq(&self, other: &Self) -> bool {
+        self.addr() == other.addr()
+    }
+}
+impl<H: Handle> Eq for ByAddress<H> {}
+impl<H: Handle> std::hash::Hash for ByAddress<H> {
+    fn hash<S: std::hash::Hasher>(&self, state: &mut S) {
+        self.addr().hash(state);
+    }
+}
+impl<H: Handle> PartialOrd for ByAddress<H> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<H: Handle> Ord for ByAddress<H> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.addr().cmp(&other.addr())
+    }
+}
+impl<H> Deref for ByAddress<H> {
+    type Target = H;
+    fn deref(&self) -> &H {
+        &self.0
+    }
+}
+
+impl<T: ?Sized> Clone for Gc<T> {
     #[inline]
     fn clone(&self) -> Self {
         self.header().inc_rc();
@@ -146,7 +290,7 @@ impl<T> Clone for Gc<T> {
     }
 }
 
-impl<T> Drop for Gc<T> {
+impl<T: ?Sized> Drop for Gc<T> {
     #[inline]
     fn drop(&mut self) {
         if self.header().dec_rc() == 0 {
@@ -156,7 +300,7 @@ impl<T> Drop for Gc<T> {
     }
 }
 
-impl<T> Deref for Gc<T> {
+impl<T: ?Sized> Deref for Gc<T> {
     type Target = T;
     #[inline]
     fn deref(&self) -> &T {
@@ -176,7 +320,7 @@ fn dead_handle(type_name: &str) -> ! {
     )
 }
 
-impl<T: fmt::Debug> fmt::Debug for Gc<T> {
+impl<T: fmt::Debug + ?Sized> fmt::Debug for Gc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match Gc::try_get(self) {
             Some(value) => fmt::Debug::fmt(value, f),
@@ -185,13 +329,13 @@ impl<T: fmt::Debug> fmt::Debug for Gc<T> {
     }
 }
 
-impl<T: PartialEq> PartialEq for Gc<T> {
+impl<T: PartialEq + ?Sized> PartialEq for Gc<T> {
     fn eq(&self, other: &Self) -> bool {
         **self == **other
     }
 }
 
-impl<T> fmt::Pointer for Gc<T> {
+impl<T: ?Sized> fmt::Pointer for Gc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Pointer::fmt(&self.ptr, f)
     }
@@ -308,7 +452,7 @@ impl fmt::Debug for AnyGc {
 
 /// Handles the heap's introspection methods accept: [`Gc`], [`AnyGc`] and [`Weak`](crate::Weak).
 pub trait Handle: sealed::Sealed {}
-impl<T> Handle for Gc<T> {}
+impl<T: ?Sized> Handle for Gc<T> {}
 impl Handle for AnyGc {}
 
 pub(crate) mod sealed {
@@ -319,7 +463,7 @@ pub(crate) mod sealed {
     }
 }
 
-impl<T> sealed::Sealed for Gc<T> {
+impl<T: ?Sized> sealed::Sealed for Gc<T> {
     fn object_ptr(&self) -> NonNull<u8> {
         self.ptr.cast()
     }
@@ -361,6 +505,22 @@ pub(crate) unsafe fn finalize_shim<T: Finalize + 'static>(h: NonNull<Header>) {
     T::finalize(&this);
 }
 
+/// The PEP 442 finalizer of an object allocated with `Heap::alloc` whose type's
+/// `Trace::FINALIZER` is set.
+///
+/// # Safety
+/// As `finalize_shim`: `h` is a live `GcBox<T>`, value initialised, a count held.
+pub(crate) unsafe fn derived_finalize_shim<T: Trace + 'static>(h: NonNull<Header>) {
+    if let Some(finalizer) = T::FINALIZER {
+        // A `Finalizer` made for another type (a hand-written `Trace` impl naming the wrong
+        // probe) is never called on a `T`.
+        if (finalizer.type_id)() == std::any::TypeId::of::<T>() {
+            // SAFETY: the shim was made for `T` (same `TypeId`), and the caller's contract is
+            // `finalize_shim::<T>`'s.
+            unsafe { (finalizer.shim)(h) }
+        }
+    }
+}
 /// # Safety
 /// As [`finalize_shim`].
 pub(crate) unsafe fn legacy_finalize_shim<T: LegacyFinalize + 'static>(h: NonNull<Header>) {

@@ -8,12 +8,16 @@
 //! | `vtable.rs` | `tp_traverse`, `tp_finalize`, `tp_del`, `tp_name` | per-type tables |
 //! | `trace.rs` | `tp_traverse` | the `Trace` contract and impls |
 //! | `owner.rs` | `Py_TYPE(op)->tp_dealloc` dispatch | the owner tag's target: hooks into the heap, the weak table |
+//! | `external.rs` | — | `ExternalMemory`: buffers an object owns outside its box |
+//! | `slot.rs` | — | `Slot<T>`: one optional edge without a borrow flag |
 //! | `weak.rs` | `weakrefobject.c`, `WeakValueDictionary` | weak references |
 
 pub(crate) mod boxes;
+pub(crate) mod external;
 pub(crate) mod handle;
 pub(crate) mod header;
 pub(crate) mod owner;
+pub(crate) mod slot;
 pub(crate) mod trace;
 pub(crate) mod vtable;
 pub(crate) mod weak;

@@ -13,7 +13,9 @@
 //! Knowledge flows one way: the heap knows `Owner`; `Owner` knows nothing of the heap.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::ptr::NonNull;
+use std::rc::Rc;
 
 use super::handle::Gc;
 use super::header::ObjRef;
@@ -50,6 +52,9 @@ impl std::fmt::Debug for OwnerHooks {
 pub(crate) struct Owner {
     hooks: &'static OwnerHooks,
     weak_table: WeakTable,
+    /// Bytes reported by [`ExternalMemory`](super::external::ExternalMemory) tokens (shared
+    /// with them: a token may outlive the heap).
+    external: Rc<Cell<usize>>,
 }
 
 impl Owner {
@@ -57,6 +62,7 @@ impl Owner {
         Owner {
             hooks,
             weak_table: WeakTable::default(),
+            external: Rc::new(Cell::new(0)),
         }
     }
 
@@ -65,9 +71,20 @@ impl Owner {
         &self.weak_table
     }
 
+    /// The counter external-memory tokens of this heap report into.
+    pub(crate) fn external_total(&self) -> Rc<Cell<usize>> {
+        self.external.clone()
+    }
+
+    /// Bytes reported by this heap's external-memory tokens.
+    #[inline]
+    pub(crate) fn external_bytes(&self) -> usize {
+        self.external.get()
+    }
+
     /// The owner of the object behind `handle`, borrowed for as long as the handle is (a
     /// handle keeps its object, hence its heap state, alive).
-    pub(crate) fn of_obj<T>(handle: &Gc<T>) -> &Owner {
+    pub(crate) fn of_obj<T: ?Sized>(handle: &Gc<T>) -> &Owner {
         // SAFETY: `handle` owns a count, so its object is live and its owner state outlives
         // the borrow (type invariant); the state is only ever shared, mutated through cells.
         unsafe { handle.obj().owner().as_ref() }

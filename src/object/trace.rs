@@ -76,6 +76,13 @@ pub unsafe trait Trace {
     /// type untracked: refcounting alone manages them and they never enter a generation.
     const MAY_CONTAIN_HANDLES: bool = true;
 
+    /// The PEP 442 finalizer [`Heap::alloc`](crate::Heap::alloc) runs for this type: set by
+    /// `#[derive(Trace)]` when the type implements [`Finalize`](crate::Finalize), `None`
+    /// otherwise. A hand-written impl of a type that implements `Finalize` sets it to
+    /// `pygc::finalizer_of!(Self)`.
+    #[doc(hidden)]
+    const FINALIZER: Option<crate::object::vtable::Finalizer> = None;
+
     /// Report every owned handle to `visitor` (see the contract above).
     fn trace(&self, visitor: &mut Visitor<'_>);
 }
@@ -119,7 +126,7 @@ impl<'a> Visitor<'a> {
 
     /// Report one strong handle owned by the value being traced.
     #[inline]
-    pub fn visit<T>(&mut self, handle: &Gc<T>) {
+    pub fn visit<T: ?Sized>(&mut self, handle: &Gc<T>) {
         self.visit_header(handle.header_ptr());
     }
 
@@ -129,7 +136,9 @@ impl<'a> Visitor<'a> {
     /// reference to the weak-reference object, not to its referent.
     #[inline]
     pub fn visit_weak<T>(&mut self, handle: &Weak<T>) {
-        self.visit_header(handle.weakref_header_ptr());
+        if let Some(weakref) = handle.weakref_header_ptr() {
+            self.visit_header(weakref);
+        }
     }
 
     #[inline]
@@ -170,7 +179,9 @@ atoms!(
     f32,
     f64,
     String,
-    &'static str,
+    str,
+    std::rc::Rc<str>,
+    std::sync::Arc<str>,
     std::num::NonZeroU32,
     std::num::NonZeroU64,
     std::num::NonZeroUsize,
@@ -179,6 +190,55 @@ atoms!(
     std::ffi::OsString,
     std::any::TypeId
 );
+
+// SAFETY: a shared `'static` reference owns nothing: whatever it points at is owned
+// elsewhere (leaked or static), so it reports no handle (item 1) and, owning none, is an atom.
+unsafe impl<T: ?Sized + 'static> Trace for &'static T {
+    const MAY_CONTAIN_HANDLES: bool = false;
+    #[inline]
+    fn trace(&self, _: &mut Visitor<'_>) {}
+}
+
+macro_rules! fn_pointers {
+    ($(($($a:ident),*)),* $(,)?) => {$(
+        // SAFETY: a function pointer is code, never a handle.
+        unsafe impl<R $(, $a)*> Trace for fn($($a),*) -> R {
+            const MAY_CONTAIN_HANDLES: bool = false;
+            #[inline]
+            fn trace(&self, _: &mut Visitor<'_>) {}
+        }
+    )*};
+}
+fn_pointers!((), (A), (A, B), (A, B, C), (A, B, C, D));
+
+// SAFETY: the object named by an `AnyGc` is owned by it, like a `Gc`'s; reported once.
+unsafe impl Trace for crate::AnyGc {
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        visitor.visit_header(self.obj.as_non_null());
+    }
+}
+
+// SAFETY: forwards to the wrapped handle.
+unsafe impl<H: Trace> Trace for crate::ByAddress<H> {
+    const MAY_CONTAIN_HANDLES: bool = H::MAY_CONTAIN_HANDLES;
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        self.0.trace(visitor);
+    }
+}
+
+// SAFETY: an initialised `OnceCell` owns its value; an empty one owns nothing. It is only
+// initialised by user code, which never runs between the collector's passes (item 3).
+unsafe impl<T: Trace> Trace for std::cell::OnceCell<T> {
+    const MAY_CONTAIN_HANDLES: bool = T::MAY_CONTAIN_HANDLES;
+    #[inline]
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if let Some(value) = self.get() {
+            value.trace(visitor);
+        }
+    }
+}
 
 // SAFETY: `PhantomData` holds nothing.
 unsafe impl<T: ?Sized> Trace for PhantomData<T> {
@@ -196,7 +256,7 @@ unsafe impl<T: Copy> Trace for Cell<T> {
 }
 
 // SAFETY: the handle is owned by the value holding it; reported once.
-unsafe impl<T> Trace for Gc<T> {
+unsafe impl<T: ?Sized> Trace for Gc<T> {
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         visitor.visit(self);

@@ -40,13 +40,16 @@ impl std::fmt::Debug for VTable {
 
 /// Which finalizer an object was allocated with.
 pub(crate) struct Plain;
+pub(crate) struct Unfinalized;
 pub(crate) struct WithFinalizer;
 pub(crate) struct WithLegacyFinalizer;
 
 /// Compile-time construction of the `VTable` of `T` with finalizer kind `K`.
 pub(crate) struct VTableOf<T, K>(PhantomData<(T, K)>);
 
-use super::handle::{GcBox, drop_value_shim, finalize_shim, legacy_finalize_shim, trace_shim};
+use super::handle::{
+    GcBox, derived_finalize_shim, drop_value_shim, finalize_shim, legacy_finalize_shim, trace_shim,
+};
 use crate::object::weak::WeakRefObj;
 use crate::{Finalize, LegacyFinalize, Trace};
 
@@ -67,8 +70,62 @@ macro_rules! vtable {
 }
 
 impl<T: Trace + 'static> VTableOf<T, Plain> {
+    /// `Heap::alloc`: the PEP 442 finalizer the derive found (`Trace::FINALIZER`), if any.
+    pub(crate) const VTABLE: &'static VTable = vtable!(
+        T,
+        if T::FINALIZER.is_some() {
+            Some(derived_finalize_shim::<T> as unsafe fn(NonNull<Header>))
+        } else {
+            None
+        },
+        None
+    );
+}
+
+impl<T: Trace + 'static> VTableOf<T, Unfinalized> {
+    /// `Heap::alloc_unfinalized`: no finalizer, whatever the type implements.
     pub(crate) const VTABLE: &'static VTable = vtable!(T, None, None);
 }
+
+/// The finalizer `#[derive(Trace)]` found for a type: a shim with the type it was made for.
+/// Only [`FinalizerProbe`] makes one (the field is private), always for the type it probes.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct Finalizer {
+    pub(crate) type_id: fn() -> TypeId,
+    pub(crate) shim: unsafe fn(NonNull<Header>),
+}
+
+impl std::fmt::Debug for Finalizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Finalizer")
+    }
+}
+
+/// How `#[derive(Trace)]` learns whether the type implements [`Finalize`] without a bound
+/// (stable Rust has no specialization): the inherent constant below exists only when
+/// `T: Finalize`, and path resolution prefers it over [`NoFinalizer`]'s fallback; when the
+/// bound does not hold (or cannot be proven for a generic type), the fallback's `None` is
+/// found. So `Heap::alloc` of a derived type that implements `Finalize` runs its finalizer.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct FinalizerProbe<T: ?Sized>(PhantomData<fn() -> T>);
+
+impl<T: Finalize> FinalizerProbe<T> {
+    /// The finalizer of `T`.
+    pub const FINALIZER: Option<Finalizer> = Some(Finalizer {
+        type_id: TypeId::of::<T>,
+        shim: finalize_shim::<T>,
+    });
+}
+
+/// The fallback of [`FinalizerProbe`]: no finalizer.
+#[doc(hidden)]
+pub trait NoFinalizer {
+    /// No finalizer.
+    const FINALIZER: Option<Finalizer> = None;
+}
+impl<T: ?Sized> NoFinalizer for FinalizerProbe<T> {}
 
 impl<T: Trace + Finalize + 'static> VTableOf<T, WithFinalizer> {
     pub(crate) const VTABLE: &'static VTable = vtable!(T, Some(finalize_shim::<T>), None);

@@ -26,7 +26,50 @@ use super::owner::{Owner, alloc_weakref};
 use crate::{Trace, Visitor};
 
 /// A weak-reference callback, type-erased; receives the (already cleared) weak reference.
-pub(crate) type Callback = Box<dyn FnOnce(AnyGc)>;
+///
+/// CPython's weak reference owns its `wr_callback` and traverses it: whatever the callback
+/// refers to is an edge of the weak-reference object. pygc's callbacks are a plain closure
+/// (opaque: its captures are edges the collector cannot see) plus, for
+/// [`Gc::downgrade_with_traced_callback`], a *state* that implements [`Trace`] and is
+/// reported as the weak-reference object's own edges.
+pub(crate) trait WeakCallback {
+    /// Report the handles of the callback's traced state (none for an opaque closure).
+    fn trace(&self, visitor: &mut Visitor<'_>);
+    /// Run the callback once, with the (already cleared) weak reference.
+    fn call(self: Box<Self>, weakref: AnyGc);
+}
+
+/// The type-erased callback a weak-reference object owns.
+pub(crate) type Callback = Box<dyn WeakCallback>;
+
+/// The state of an opaque callback: nothing to trace.
+struct Opaque;
+
+// SAFETY: holds nothing.
+unsafe impl Trace for Opaque {
+    const MAY_CONTAIN_HANDLES: bool = false;
+    fn trace(&self, _: &mut Visitor<'_>) {}
+}
+
+/// A callback whose state the collector traverses.
+struct TracedCallback<S, F, T> {
+    state: S,
+    f: F,
+    _referent: PhantomData<fn() -> T>,
+}
+
+impl<S: Trace, T: 'static, F: FnOnce(S, Weak<T>)> WeakCallback for TracedCallback<S, F, T> {
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        self.state.trace(visitor);
+    }
+    fn call(self: Box<Self>, weakref: AnyGc) {
+        let weakref = weakref
+            .downcast_internal::<WeakRefObj>()
+            .expect("weak reference object");
+        let TracedCallback { state, f, .. } = *self;
+        f(state, Weak::from_weakref(weakref));
+    }
+}
 
 /// The value of a weak-reference object.
 pub(crate) struct WeakRefObj {
@@ -36,11 +79,21 @@ pub(crate) struct WeakRefObj {
     pub(crate) callback: RefCell<Option<Callback>>,
 }
 
-// SAFETY: a weak-reference object owns no strong handle the collector could see (its callback
-// is an opaque closure). It is still GC-capable (`MAY_CONTAIN_HANDLES = true`) so that a weak
-// reference held only by garbage is itself garbage, as CPython requires.
+// SAFETY: the handles a weak-reference object owns are those of its callback's traced state
+// (CPython's `weakref_traverse` visits `wr_callback`); an opaque callback reports none, which
+// is safe (a leak at worst, Trace rule 2). The referent is never reported: it is not counted.
+// The callback cell is borrowed mutably only to install or take the callback, never while
+// user code or a collection runs, so `try_borrow` always succeeds here and two traces agree
+// (rule 3). Weak-reference objects are GC-capable so that a weak reference held only by
+// garbage is itself garbage, as CPython requires.
 unsafe impl Trace for WeakRefObj {
-    fn trace(&self, _: &mut Visitor<'_>) {}
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if let Ok(callback) = self.callback.try_borrow() {
+            if let Some(callback) = callback.as_ref() {
+                WeakCallback::trace(&**callback, visitor);
+            }
+        }
+    }
 }
 
 /// The weak references to one referent, in CPython's order.
@@ -227,18 +280,51 @@ pub(crate) fn take_for_death(
 /// assert!(w.upgrade().is_none());
 /// ```
 pub struct Weak<T> {
-    weakref: Gc<WeakRefObj>,
+    /// The weak-reference object; `None` for a dangling [`Weak::new`].
+    weakref: Option<Gc<WeakRefObj>>,
     _referent: PhantomData<fn() -> T>,
 }
 
 impl<T> Weak<T> {
-    pub(crate) fn weakref_header_ptr(&self) -> std::ptr::NonNull<super::header::Header> {
-        self.weakref.header_ptr()
+    pub(crate) fn weakref_header_ptr(&self) -> Option<std::ptr::NonNull<super::header::Header>> {
+        self.weakref.as_ref().map(Gc::header_ptr)
+    }
+
+    /// A weak reference to nothing, made without a heap (`rc::Weak::new`): it never
+    /// upgrades, and it is not an object (introspection methods refuse it).
+    ///
+    /// ```
+    /// let w: pygc::Weak<u32> = pygc::Weak::new();
+    /// assert!(w.upgrade().is_none());
+    /// assert_eq!(w.strong_count(), 0);
+    /// ```
+    pub const fn new() -> Weak<T> {
+        Weak {
+            weakref: None,
+            _referent: PhantomData,
+        }
+    }
+
+    /// The referent's strong count (handles plus references from other objects), 0 once it
+    /// is gone (`rc::Weak::strong_count`).
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let x = heap.alloc(1u8);
+    /// let w = Gc::downgrade(&x);
+    /// assert_eq!(w.strong_count(), 1);
+    /// drop(x);
+    /// assert_eq!(w.strong_count(), 0);
+    /// ```
+    pub fn strong_count(&self) -> usize {
+        self.upgrade()
+            .map_or(0, |strong| Gc::ref_count(&strong) - 1)
     }
 
     pub(crate) fn from_weakref(weakref: Gc<WeakRefObj>) -> Weak<T> {
         Weak {
-            weakref,
+            weakref: Some(weakref),
             _referent: PhantomData,
         }
     }
@@ -248,7 +334,7 @@ impl<T> Weak<T> {
     pub fn upgrade(&self) -> Option<Gc<T>> {
         // The weak-reference object itself may be co-garbage seen from a `Drop` the collector
         // runs: its value is gone, and so is the referent as far as this handle knows.
-        let referent = Gc::try_get(&self.weakref)?.referent.get()?;
+        let referent = Gc::try_get(self.weakref.as_ref()?)?.referent.get()?;
         // A count of zero means the referent is dying: queued in the trashcan, its weak
         // references not cleared yet. Reviving it would let the trashcan free a live object
         // (CPython's `PyWeakref_GET_OBJECT` has the same test).
@@ -265,19 +351,30 @@ impl<T> Weak<T> {
         self.upgrade().is_none()
     }
 
-    /// Whether two weak handles are the same weak-reference object (Python's `is`).
+    /// Whether two weak handles are the same weak-reference object (Python's `is`); two
+    /// dangling ones ([`Weak::new`]) are equal.
     pub fn ptr_eq(this: &Self, other: &Self) -> bool {
-        Gc::ptr_eq(&this.weakref, &other.weakref)
+        match (&this.weakref, &other.weakref) {
+            (Some(a), Some(b)) => Gc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
     }
 
     /// The weak-reference object, type-erased (it is an object in the heap, as in CPython).
+    ///
+    /// # Panics
+    /// On a dangling weak reference ([`Weak::new`]), which is no object.
     pub fn to_any(this: &Self) -> AnyGc {
-        Gc::to_any(&this.weakref)
+        Gc::to_any(this.weakref.as_ref().unwrap_or_else(|| dangling()))
     }
 
     /// Whether the weak reference still carries a callback that has not run.
     pub fn has_callback(&self) -> bool {
-        Gc::try_get(&self.weakref).is_some_and(|w| w.callback.borrow().is_some())
+        self.weakref
+            .as_ref()
+            .and_then(Gc::try_get)
+            .is_some_and(|w| w.callback.borrow().is_some())
     }
 }
 
@@ -292,7 +389,12 @@ impl<T> Clone for Weak<T> {
 
 impl<T> fmt::Debug for Weak<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match Gc::try_get(&self.weakref).and_then(|w| w.referent.get()) {
+        match self
+            .weakref
+            .as_ref()
+            .and_then(Gc::try_get)
+            .and_then(|w| w.referent.get())
+        {
             Some(r) => write!(f, "<weakref to {} {:p}>", std::any::type_name::<T>(), r),
             None => write!(f, "<weakref; dead>"),
         }
@@ -302,8 +404,23 @@ impl<T> fmt::Debug for Weak<T> {
 impl<T> Handle for Weak<T> {}
 impl<T> super::handle::sealed::Sealed for Weak<T> {
     fn object_ptr(&self) -> std::ptr::NonNull<u8> {
-        self.weakref.header_ptr().cast()
+        self.weakref
+            .as_ref()
+            .unwrap_or_else(|| dangling())
+            .header_ptr()
+            .cast()
     }
+}
+
+impl<T> Default for Weak<T> {
+    fn default() -> Self {
+        Weak::new()
+    }
+}
+
+#[cold]
+fn dangling() -> ! {
+    panic!("pygc: a dangling Weak (Weak::new) names no object")
 }
 
 impl<T> Gc<T> {
@@ -345,24 +462,84 @@ impl<T> Gc<T> {
     ///
     /// The closure is opaque to the collector: handles it captures are strong edges the
     /// collector cannot see (they keep their targets alive). Capture `Weak`s or plain data.
-    pub fn downgrade_with_callback(
-        this: &Self,
-        callback: impl FnOnce(Weak<T>) + 'static,
-    ) -> Weak<T> {
-        let referent = this.obj();
+    pub fn downgrade_with_callback(this: &Self, callback: impl FnOnce(Weak<T>) + 'static) -> Weak<T>
+    where
+        T: 'static,
+    {
         // Made naming nothing: see `downgrade` (its allocation may collect).
         let weakref = new_weakref(this, None);
         if Gc::is_dead(this) {
             drop(callback);
             return Weak::from_weakref(weakref);
         }
-        let erased: Callback = Box::new(move |weakref: AnyGc| {
-            let weakref = weakref
-                .downcast_internal::<WeakRefObj>()
-                .expect("weak reference object");
-            callback(Weak::from_weakref(weakref));
+        let erased: Callback = Box::new(TracedCallback {
+            state: Opaque,
+            f: move |_: Opaque, weakref: Weak<T>| callback(weakref),
+            _referent: PhantomData,
         });
-        *weakref.callback.borrow_mut() = Some(erased);
+        Self::install_callback(this, weakref, erased)
+    }
+
+    /// A new weak reference with a callback whose *state* the collector traverses, as CPython
+    /// traverses a weak reference's `wr_callback`: `callback(state, weak)` runs once when this
+    /// object dies, and until then the handles in `state` are edges of the weak-reference
+    /// object (not external references).
+    ///
+    /// So an object holding a weak reference to itself whose callback state mentions it is a
+    /// plain cycle, freed by [`Heap::collect`](crate::Heap::collect); with
+    /// [`Gc::downgrade_with_callback`] the captured handle would keep it alive forever.
+    ///
+    /// CPython's rules for the garbage apply (`handle_weakrefs`): when the referent is
+    /// garbage and the weak reference is not, the callback runs (its state is reachable
+    /// through the weak reference, so it is intact); when the weak reference is itself
+    /// garbage, the callback never runs and its state is dropped with it. On refcount death
+    /// the callback runs as for [`Gc::downgrade_with_callback`]. Put every handle the
+    /// callback needs in `state`; the closure itself should capture only plain data.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use pygc::{Gc, Heap, Trace, Weak};
+    ///
+    /// #[derive(Trace)]
+    /// struct Node {
+    ///     me: RefCell<Option<Weak<Node>>>,
+    /// }
+    ///
+    /// let heap = Heap::new();
+    /// let node = heap.alloc(Node { me: RefCell::new(None) });
+    /// // The callback state holds the node itself: a traced edge, not a hidden root.
+    /// let weak = Gc::downgrade_with_traced_callback(&node, node.clone(), |_state, _weak| {});
+    /// *node.me.borrow_mut() = Some(weak);
+    /// drop(node);
+    /// assert_eq!(heap.live_objects(), 2); // the node and its weak-reference object
+    /// heap.collect();
+    /// assert_eq!(heap.live_objects(), 0);
+    /// ```
+    pub fn downgrade_with_traced_callback<S: Trace + 'static>(
+        this: &Self,
+        state: S,
+        callback: impl FnOnce(S, Weak<T>) + 'static,
+    ) -> Weak<T>
+    where
+        T: 'static,
+    {
+        // Made naming nothing: see `downgrade` (its allocation may collect).
+        let weakref = new_weakref(this, None);
+        if Gc::is_dead(this) {
+            drop((state, callback));
+            return Weak::from_weakref(weakref);
+        }
+        let erased: Callback = Box::new(TracedCallback {
+            state,
+            f: callback,
+            _referent: PhantomData,
+        });
+        Self::install_callback(this, weakref, erased)
+    }
+
+    fn install_callback(this: &Self, weakref: Gc<WeakRefObj>, callback: Callback) -> Weak<T> {
+        let referent = this.obj();
+        *weakref.callback.borrow_mut() = Some(callback);
         weakref.referent.set(Some(referent));
         Owner::of_obj(this)
             .weak_table()
@@ -499,5 +676,175 @@ impl<K: Eq + Hash + Clone + 'static, V: 'static> WeakValueMap<K, V> {
             return;
         };
         map.retain(|_, w| !w.is_dead());
+    }
+}
+
+// SAFETY: the map owns its entries (the `Rc` is never shared strongly: the entries'
+// callbacks hold only `rc::Weak`s to it, upgraded while user code runs, never during a
+// collection). It reports each key and each weak handle once. A map borrowed mutably while
+// the collector runs is skipped (conservative, as `RefCell`'s impl).
+unsafe impl<K: Trace, V> Trace for WeakValueMap<K, V> {
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if let Ok(map) = self.inner.try_borrow() {
+            for (key, weak) in map.iter() {
+                key.trace(visitor);
+                visitor.visit_weak(weak);
+            }
+        }
+    }
+}
+
+// ---- WeakKeyMap ---------------------------------------------------------------------------
+
+/// A map whose keys are objects held weakly, by identity: an entry vanishes when its key
+/// dies (Python's `weakref.WeakKeyDictionary`). Values are held strongly, as in CPython, so
+/// a value that refers to its own key keeps it alive.
+///
+/// ```
+/// use pygc::{Heap, WeakKeyMap};
+/// let heap = Heap::new();
+/// let map = WeakKeyMap::new();
+/// let k = heap.alloc(String::from("key"));
+/// map.insert(&k, 1);
+/// assert_eq!(map.get(&k), Some(1));
+/// drop(k);
+/// assert!(map.is_empty());
+/// ```
+pub struct WeakKeyMap<K, V> {
+    inner: Rc<RefCell<KeyEntries<K, V>>>,
+}
+
+/// A `WeakKeyMap`'s entries: key address to (weak key, value).
+type KeyEntries<K, V> = HashMap<usize, (Weak<K>, V)>;
+
+impl<K, V> fmt::Debug for WeakKeyMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakKeyMap")
+            .field("len", &self.inner.borrow().len())
+            .finish()
+    }
+}
+
+impl<K: 'static, V: 'static> Default for WeakKeyMap<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: 'static, V: 'static> WeakKeyMap<K, V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        WeakKeyMap {
+            inner: Rc::new(RefCell::new(HashMap::new())),
+        }
+    }
+
+    fn addr(key: &Gc<K>) -> usize {
+        key.header_ptr().as_ptr().addr()
+    }
+
+    /// The entry's weak reference still names `key` (a dead key's address may be reused).
+    fn names(weak: &Weak<K>, key: &Gc<K>) -> bool {
+        weak.upgrade().is_some_and(|k| Gc::ptr_eq(&k, key))
+    }
+
+    /// Insert `value` under `key` (held weakly), returning the previous value.
+    pub fn insert(&self, key: &Gc<K>, value: V) -> Option<V> {
+        let map = Rc::downgrade(&self.inner);
+        let addr = Self::addr(key);
+        let weak = Gc::downgrade_with_callback(key, move |dead: Weak<K>| {
+            let Some(map) = map.upgrade() else { return };
+            // As `WeakValueMap`: a borrowed map leaves the entry to be found dead later.
+            let removed = match map.try_borrow_mut() {
+                Ok(mut map) if map.get(&addr).is_some_and(|(w, _)| Weak::ptr_eq(w, &dead)) => {
+                    map.remove(&addr)
+                }
+                _ => None,
+            };
+            drop(removed); // the value's `Drop` runs outside the borrow
+        });
+        let old = self.inner.borrow_mut().insert(addr, (weak, value));
+        old.and_then(|(w, v)| Self::names(&w, key).then_some(v))
+    }
+
+    /// A clone of the value under `key`.
+    pub fn get(&self, key: &Gc<K>) -> Option<V>
+    where
+        V: Clone,
+    {
+        let map = self.inner.borrow();
+        let (weak, value) = map.get(&Self::addr(key))?;
+        Self::names(weak, key).then(|| value.clone())
+    }
+
+    /// Whether `key` has an entry.
+    pub fn contains_key(&self, key: &Gc<K>) -> bool {
+        let map = self.inner.borrow();
+        map.get(&Self::addr(key))
+            .is_some_and(|(weak, _)| Self::names(weak, key))
+    }
+
+    /// Remove `key`'s entry, returning its value.
+    pub fn remove(&self, key: &Gc<K>) -> Option<V> {
+        let addr = Self::addr(key);
+        let mut map = self.inner.borrow_mut();
+        if !map
+            .get(&addr)
+            .is_some_and(|(weak, _)| Self::names(weak, key))
+        {
+            return None;
+        }
+        map.remove(&addr).map(|(_, v)| v)
+    }
+
+    /// Number of entries whose keys are alive.
+    pub fn len(&self) -> usize {
+        self.purge();
+        self.inner.borrow().len()
+    }
+
+    /// Whether no entry has a live key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The live keys and clones of their values, as a snapshot.
+    pub fn entries(&self) -> Vec<(Gc<K>, V)>
+    where
+        V: Clone,
+    {
+        self.purge();
+        let map = self.inner.borrow();
+        map.values()
+            .filter_map(|(w, v)| w.upgrade().map(|k| (k, v.clone())))
+            .collect()
+    }
+
+    fn purge(&self) {
+        let dead: Vec<(Weak<K>, V)> = {
+            let Ok(mut map) = self.inner.try_borrow_mut() else {
+                return;
+            };
+            let keys: Vec<usize> = map
+                .iter()
+                .filter(|(_, (w, _))| w.is_dead())
+                .map(|(k, _)| *k)
+                .collect();
+            keys.iter().filter_map(|k| map.remove(k)).collect()
+        };
+        drop(dead); // values' `Drop`s run outside the borrow
+    }
+}
+
+// SAFETY: as for `WeakValueMap`: the map owns its entries; each weak key handle and each
+// value is reported once; a mutably borrowed map is skipped.
+unsafe impl<K, V: Trace> Trace for WeakKeyMap<K, V> {
+    fn trace(&self, visitor: &mut Visitor<'_>) {
+        if let Ok(map) = self.inner.try_borrow() {
+            for (weak, value) in map.values() {
+                visitor.visit_weak(weak);
+                value.trace(visitor);
+            }
+        }
     }
 }

@@ -45,7 +45,7 @@ impl Finalize for PNode {
 }
 
 fn pnode(heap: &Heap, drops: &Rc<Cell<u32>>, panic_in_drop: bool) -> Gc<PNode> {
-    heap.alloc(PNode {
+    heap.alloc_unfinalized(PNode {
         edges: RefCell::new(Vec::new()),
         drops: drops.clone(),
         panic_in_drop,

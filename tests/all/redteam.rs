@@ -417,7 +417,7 @@ impl Finalize for Collector {
         // Tie `this` into a fresh cycle, freeze, collect, unfreeze, all from inside the
         // refcount-death finalizer (rc held only by the dealloc).
         let heap = COLLECT_HEAP.with(|h| h.borrow().clone()).unwrap();
-        let peer = heap.alloc(Collector {
+        let peer = heap.alloc_unfinalized(Collector {
             other: RefCell::new(Some(this.clone())),
         });
         *this.other.borrow_mut() = Some(peer.clone());

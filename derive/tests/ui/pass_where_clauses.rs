@@ -42,7 +42,7 @@ where
 
 // `crate = "..."` renames the path the impl is written against.
 mod reexport {
-    pub use pygc::{Trace, Visitor};
+    pub use pygc::{__private, Trace, Visitor};
 }
 
 #[derive(Trace)]
