@@ -252,7 +252,7 @@ fn saveall_tour() {
     println!("gc.get_count() -> {:?}", heap.count());
     let lst = heap.alloc(Obj::list());
     lst.append(&lst);
-    println!("id(lst) = {:p}", Gc::as_ptr(&lst));
+    println!("id(lst) = {:#x}", Gc::id(&lst));
     drop(lst);
     println!("gc.collect() -> {}", heap.collect());
     for item in heap.garbage() {
@@ -349,7 +349,7 @@ fn introspection_tour() {
     *c.peer.borrow_mut() = Some(d.clone());
     *d.peer.borrow_mut() = Some(c.clone());
     drop((c, d)); // closed, but the pair keeps itself alive until a collection
-    let leaked = Gc::as_ptr(&module.cache.borrow()[7].buffer) as usize;
+    let leaked = Gc::id(&module.cache.borrow()[7].buffer);
 
     let snap = heap.snapshot();
     println!(

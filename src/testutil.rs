@@ -560,7 +560,7 @@ impl Shared {
             Kind::Legacy => self.heap.alloc_with_legacy_finalizer(value),
         };
         let mut st = self.state.borrow_mut();
-        st.nodes[id].addr = Gc::as_ptr(&gc) as usize;
+        st.nodes[id].addr = Gc::id(&gc);
         st.handles.push(gc);
         id
     }
@@ -1079,7 +1079,7 @@ impl Interpreter {
             }
         }
         for h in st.handles.iter() {
-            *view.external.entry(Gc::as_ptr(h) as usize).or_default() += 1;
+            *view.external.entry(Gc::id(h)).or_default() += 1;
         }
         for addr in garbage {
             *view.external.entry(addr).or_default() += 1;

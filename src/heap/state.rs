@@ -263,7 +263,11 @@ impl HeapState {
         // CPython's count rule, and pygc's byte trigger beside it; one test on the fast path
         // (`|`, not `||`: both are cheap, and one branch predicts better than two).
         let count_due = vtable.gc_capable && self.gc.count_allocation();
-        let bytes = self.box_bytes.get() + vtable.layout.size() + self.owner.external_bytes();
+        let bytes = self
+            .box_bytes
+            .get()
+            .saturating_add(vtable.layout.size())
+            .saturating_add(self.owner.external_bytes());
         if (count_due | (bytes > self.byte_limit.get())) && !self.orphaned.get() {
             self.collect_automatic(count_due);
         }
@@ -401,7 +405,9 @@ impl HeapState {
 
     /// Boxes plus reported external memory (`Heap::accounted_bytes`).
     pub(super) fn accounted_bytes(&self) -> usize {
-        self.box_bytes.get() + self.owner.external_bytes()
+        self.box_bytes
+            .get()
+            .saturating_add(self.owner.external_bytes())
     }
 
     /// The byte trigger counts from the accounted bytes after a collection.

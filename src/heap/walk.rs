@@ -71,14 +71,14 @@ pub enum Place {
 /// let x = heap.alloc(std::cell::RefCell::new(Vec::<Gc<i64>>::new()));
 /// let snap = heap.snapshot();
 /// let info = snap.info(snap.node(&x).unwrap());
-/// assert_eq!(info.id, Gc::as_ptr(&x) as usize);
+/// assert_eq!(info.id, Gc::id(&x));
 /// assert!(info.type_name.contains("RefCell"));
 /// assert_eq!((info.ref_count, info.external), (1, 1)); // our handle `x`
 /// assert!(info.is_tracked() && !info.finalized);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ObjectInfo {
-    /// The object's identity: its address (`id(obj)`; [`Gc::as_ptr`](crate::Gc::as_ptr)).
+    /// The object's identity: its address (`id(obj)`; [`Gc::id`](crate::Gc::id)).
     /// Valid as an identity only while the object lives.
     pub id: usize,
     /// `std::any::type_name` of the value (weak-reference objects: pygc's `WeakRefObj`).

@@ -46,7 +46,7 @@
 //! let root = heap.alloc(Node(RefCell::new(vec![])));
 //! let leaf = heap.alloc(Node(RefCell::new(vec![])));
 //! root.0.borrow_mut().push(leaf.clone());
-//! let leaf_id = Gc::as_ptr(&leaf) as usize;
+//! let leaf_id = Gc::id(&leaf);
 //! drop(leaf);
 //!
 //! let snap = heap.snapshot();
@@ -240,14 +240,14 @@ impl Snapshot {
         self.node_by_id(obj_of(obj).as_ptr() as usize)
     }
 
-    /// The node of the object with this identity ([`ObjectInfo::id`], `Gc::as_ptr`).
+    /// The node of the object with this identity ([`ObjectInfo::id`], [`Gc::id`](crate::Gc::id)).
     ///
     /// ```
     /// use pygc::Gc;
     /// let heap = pygc::Heap::new();
     /// let v = heap.alloc(vec![heap.alloc(())]);
     /// let snap = heap.snapshot();
-    /// assert_eq!(snap.node_by_id(Gc::as_ptr(&v) as usize), snap.node(&v));
+    /// assert_eq!(snap.node_by_id(Gc::id(&v)), snap.node(&v));
     /// ```
     pub fn node_by_id(&self, id: usize) -> Option<NodeIndex> {
         let index = self.index.get_or_init(|| {
@@ -317,7 +317,7 @@ impl Snapshot {
     /// a.0.borrow_mut().push(b.clone());
     /// b.0.borrow_mut().push(c.clone());
     /// c.0.borrow_mut().push(b.clone()); // b <-> c
-    /// let (b_id, c_id) = (Gc::as_ptr(&b) as usize, Gc::as_ptr(&c) as usize);
+    /// let (b_id, c_id) = (Gc::id(&b), Gc::id(&c));
     /// drop((b, c));
     /// let snap = heap.snapshot();
     /// let c = snap.node_by_id(c_id).unwrap();

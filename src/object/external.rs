@@ -64,8 +64,11 @@ impl ExternalMemory {
 
     /// Report that the object now owns `bytes` bytes outside its box.
     pub fn set(&self, bytes: usize) {
+        // Saturating: absurd sizes (the sum of all tokens past `usize::MAX`) pin the total at
+        // its maximum instead of wrapping or panicking; the token keeps what it was told.
         let old = self.bytes.replace(bytes);
-        self.total.set(self.total.get() - old + bytes);
+        self.total
+            .set(self.total.get().saturating_sub(old).saturating_add(bytes));
     }
 
     /// The bytes this token reports.
@@ -76,7 +79,8 @@ impl ExternalMemory {
 
 impl Drop for ExternalMemory {
     fn drop(&mut self) {
-        self.total.set(self.total.get() - self.bytes.get());
+        self.total
+            .set(self.total.get().saturating_sub(self.bytes.get()));
     }
 }
 

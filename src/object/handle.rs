@@ -41,6 +41,20 @@ impl<T: ?Sized> fmt::Debug for GcBox<T> {
 ///
 /// `Gc` is neither `Send` nor `Sync`: counts are plain integers, as in CPython.
 ///
+/// `Gc<T>` is *invariant* in `T` (`Rc<T>` is covariant): an object remembers the type it was
+/// allocated with, and gives it back ([`AnyGc::downcast`], the finalizer, which runs with
+/// that type), so a `Gc<&'static str>` viewed as a `Gc<&'a str>` and written through
+/// [`Gc::get_mut`] would hand a short-lived reference back as `&'static str`. [`Weak`](crate::Weak)
+/// is invariant for the same reason.
+///
+/// ```compile_fail
+/// let heap = pygc::Heap::new();
+/// let g: pygc::Gc<&'static str> = heap.alloc("static");
+/// let local = String::from("short-lived");
+/// let mut short: pygc::Gc<&str> = g; // does not compile: `Gc` is invariant
+/// *pygc::Gc::get_mut(&mut short).unwrap() = local.as_str();
+/// ```
+///
 /// # Dead handles
 /// When the collector breaks a garbage cycle it drops the values of *all* its members. A
 /// handle to a co-member reached from one of those `Drop`s (or kept alive past it) is dead:
@@ -61,7 +75,7 @@ impl<T: ?Sized> fmt::Debug for GcBox<T> {
 /// ```
 pub struct Gc<T: ?Sized> {
     ptr: NonNull<GcBox<T>>,
-    _owns: PhantomData<GcBox<T>>,
+    _owns: PhantomData<(*mut T, GcBox<T>)>,
 }
 
 impl<T> Gc<T> {
@@ -200,6 +214,22 @@ impl<T: ?Sized> Gc<T> {
     pub fn as_ptr(this: &Self) -> *const T {
         // SAFETY: the box is alive (the handle owns a count); no reference is created.
         unsafe { &raw const (*this.ptr.as_ptr()).value }
+    }
+
+    /// The object's identity, CPython's `id(obj)`: the address of its header, the same for
+    /// every handle to the object (`Gc`, [`AnyGc::id`], whatever the handle's type), and the
+    /// identity introspection snapshots use (`ObjectInfo::id`).
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let x = heap.alloc(5u32);
+    /// assert_eq!(Gc::id(&x), Gc::to_any(&x).id());
+    /// assert_ne!(Gc::id(&x), Gc::id(&heap.alloc(5u32)));
+    /// ```
+    #[inline]
+    pub fn id(this: &Self) -> usize {
+        this.obj().as_ptr() as usize
     }
 
     /// A mutable reference to the value if this is the only handle (count 1), the object
@@ -407,6 +437,18 @@ impl AnyGc {
     /// The object's address.
     pub fn as_ptr(&self) -> *const () {
         self.obj.as_ptr().cast_const().cast()
+    }
+
+    /// The object's identity, CPython's `id(obj)` (the same as [`Gc::id`] of any handle to it).
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    /// let heap = Heap::new();
+    /// let x = heap.alloc(vec![1, 2]);
+    /// assert_eq!(Gc::to_any(&x).id(), Gc::id(&x));
+    /// ```
+    pub fn id(&self) -> usize {
+        self.obj.as_ptr() as usize
     }
 
     /// Whether this is a weak-reference object (what a [`Weak`](crate::Weak) points at).

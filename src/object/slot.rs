@@ -83,13 +83,15 @@ impl<T> Default for Slot<T> {
 
 impl<T> fmt::Debug for Slot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Read the identity and put the handle back before writing: the formatter may run
+        // user code (a custom `fmt::Write`) that reads or sets this slot.
         let value = self.cell.take();
-        let result = match &value {
-            Some(v) => write!(f, "Slot({:p})", v),
-            None => f.write_str("Slot(None)"),
-        };
+        let id = value.as_ref().map(Gc::id);
         self.cell.set(value);
-        result
+        match id {
+            Some(id) => write!(f, "Slot({id:#x})"),
+            None => f.write_str("Slot(None)"),
+        }
     }
 }
 

@@ -39,12 +39,7 @@ struct Names(HashMap<&'static str, usize>);
 
 impl Names {
     fn of(nodes: &[&Gc<N>]) -> Names {
-        Names(
-            nodes
-                .iter()
-                .map(|n| (n.name, Gc::as_ptr(n) as usize))
-                .collect(),
-        )
+        Names(nodes.iter().map(|n| (n.name, Gc::id(n))).collect())
     }
     fn get(&self, snap: &Snapshot, name: &str) -> NodeIndex {
         snap.node_by_id(self.0[name])
@@ -275,7 +270,7 @@ fn cycles_largest_first_with_types_and_garbage_flag() {
     let chain = node(&heap, "chain");
     link(&chain, &node(&heap, "end"));
     let names = Names::of(&[&a, &b, &p, &q, &s, &x]);
-    let o_id = Gc::as_ptr(&o) as usize;
+    let o_id = Gc::id(&o);
     drop((a, b, s, o, x));
     let snap = heap.snapshot();
     let cycles = snap.cycles();
@@ -429,7 +424,7 @@ fn deep_structures_do_not_recurse() {
         link(&last, &n);
         last = n;
     }
-    let end_id = Gc::as_ptr(&last) as usize;
+    let end_id = Gc::id(&last);
     drop(last);
     let snap = heap.snapshot();
     assert_eq!(snap.len(), LEN + 1);
@@ -606,7 +601,7 @@ fn finalizer_flags_follow_the_object() {
     let plain = node(&heap, "plain");
     let p = heap.alloc_with_finalizer(Phoenix(RefCell::new(None)));
     *p.0.borrow_mut() = Some(p.clone());
-    let id = Gc::as_ptr(&p) as usize;
+    let id = Gc::id(&p);
     let snap = heap.snapshot();
     let info = *snap.info(snap.node_by_id(id).unwrap());
     assert!(info.has_finalizer && !info.finalized);
