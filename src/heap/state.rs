@@ -262,13 +262,17 @@ impl HeapState {
     unsafe fn alloc_object<T>(&self, vtable: &'static VTable, value: T) -> Result<Gc<T>, T> {
         // CPython's count rule, and pygc's byte trigger beside it; one test on the fast path
         // (`|`, not `||`: both are cheap, and one branch predicts better than two).
+        // Without a byte trigger the limit stays `usize::MAX` and the sum is never formed.
         let count_due = vtable.gc_capable && self.gc.count_allocation();
-        let bytes = self
-            .box_bytes
-            .get()
-            .saturating_add(vtable.layout.size())
-            .saturating_add(self.owner.external_bytes());
-        if (count_due | (bytes > self.byte_limit.get())) && !self.orphaned.get() {
+        let limit = self.byte_limit.get();
+        let bytes_due = limit != usize::MAX
+            && self
+                .box_bytes
+                .get()
+                .saturating_add(vtable.layout.size())
+                .saturating_add(self.owner.external_bytes())
+                > limit;
+        if (count_due | bytes_due) && !self.orphaned.get() {
             self.collect_automatic(count_due);
         }
         let block = self.memory.alloc_box(vtable.layout);
