@@ -993,6 +993,12 @@ fn misc_new_trace_impls_cycles() {
 #[test]
 #[cfg_attr(miri, ignore = "trybuild runs rustc")]
 fn covariance_programs_do_not_compile() {
+    // The expected `.stderr` files are stable rustc's wording; the sanitizer run
+    // (ci/asan.sh) builds with nightly, whose notes differ, and sets this to skip.
+    if std::env::var_os("PYGC_NIGHTLY_RUSTC").is_some() {
+        eprintln!("skipped: expected compiler output is recorded for stable rustc");
+        return;
+    }
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/covariance/*.rs");
 }
