@@ -13,6 +13,7 @@ use crate::object::boxes::{alloc_large, free_large};
 use crate::object::handle::{Gc, GcBox, drop_value, init_box};
 use crate::object::header::{ObjRef, flag};
 use crate::object::owner::{Owner, OwnerHooks};
+use crate::object::var::BoxLayout;
 use crate::object::vtable::{Plain, VTableOf};
 use crate::object::weak::{WeakRefObj, WeakTable};
 use crate::{Trace, Visitor};
@@ -46,7 +47,7 @@ unsafe fn release(_: NonNull<Owner>, obj: ObjRef) {
     }
     FREED.with(|f| f.set(f.get() + 1));
     // SAFETY: made by `alloc_large` with this layout in `new_node`; nothing refers to it now.
-    unsafe { free_large(obj.as_non_null().cast(), obj.vtable().layout) }
+    unsafe { free_large(obj.as_non_null().cast(), obj.box_layout()) }
 }
 
 /// # Safety
@@ -78,8 +79,11 @@ impl Host for TestHost {
 fn new_node(host: &TestHost, gc: &GcState) -> Gc<Node> {
     let vtable = VTableOf::<Node, Plain>::VTABLE;
     let owner = std::ptr::from_ref(&host.owner);
-    let (memory, shift) =
-        alloc_large(std::alloc::Layout::new::<GcBox<Node>>(), owner.cast()).expect("memory");
+    let (memory, shift) = alloc_large(
+        BoxLayout::fixed(std::alloc::Layout::new::<GcBox<Node>>()),
+        owner.cast(),
+    )
+    .expect("memory");
     // SAFETY: a large block for `GcBox<Node>` tagged with `owner`; `vtable` is `Node`'s.
     let obj = unsafe {
         init_box(

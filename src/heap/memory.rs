@@ -13,6 +13,7 @@ use crate::alloc::events::Pending;
 use crate::alloc::{AllocStats, Allocator, CPython311, DefaultGeometry, Geometry, Placement};
 use crate::object::boxes;
 use crate::object::owner::Owner;
+use crate::object::var::BoxLayout;
 
 /// The small-object allocator, in one of the two geometries.
 enum Pools {
@@ -25,7 +26,7 @@ enum Pools {
 /// # Invariants
 /// - Every box handed out by [`ObjectMemory::alloc_box`] for a layout is given back to
 ///   [`ObjectMemory::free_box`] with the same layout, which routes it by the same rule
-///   ([`crate::alloc::placement`]).
+///   ([`crate::alloc::placement`] of `BoxLayout::layout`).
 /// - The owner tag written into every pool and large block is `owner`.
 pub(crate) struct ObjectMemory {
     pools: RefCell<Pools>,
@@ -72,12 +73,14 @@ impl ObjectMemory {
         }
     }
 
-    /// Memory for a box of `layout`, and the log2 size of the owner block it sits in.
+    /// Memory for a box of `layout` (its start, where `layout.layout` begins), and the log2
+    /// size of the owner block it sits in. The header, `layout.header_offset` in, is within
+    /// the first `1 << shift` bytes of that owner block.
     #[inline]
-    pub(crate) fn alloc_box(&self, layout: Layout) -> Option<(NonNull<u8>, u32)> {
+    pub(crate) fn alloc_box(&self, layout: BoxLayout) -> Option<(NonNull<u8>, u32)> {
         let small = match &mut *self.pools.borrow_mut() {
-            Pools::Default(pools) => pool_alloc(pools, layout, &self.events_waiting),
-            Pools::CPython311(pools) => pool_alloc(pools, layout, &self.events_waiting),
+            Pools::Default(pools) => pool_alloc(pools, layout.layout, &self.events_waiting),
+            Pools::CPython311(pools) => pool_alloc(pools, layout.layout, &self.events_waiting),
         };
         match small {
             Some(result) => result,
@@ -86,10 +89,11 @@ impl ObjectMemory {
     }
 
     #[cold]
-    fn alloc_large(&self, layout: Layout) -> Option<(NonNull<u8>, u32)> {
+    fn alloc_large(&self, layout: BoxLayout) -> Option<(NonNull<u8>, u32)> {
         let block = boxes::alloc_large(layout, self.owner.get().cast())?;
         self.large_blocks.set(self.large_blocks.get() + 1);
-        self.large_bytes.set(self.large_bytes.get() + layout.size());
+        self.large_bytes
+            .set(self.large_bytes.get() + layout.layout.size());
         Some(block)
     }
 
@@ -98,19 +102,20 @@ impl ObjectMemory {
     /// # Safety
     /// `ptr` was returned by `alloc_box(layout)` of this memory and is not used afterwards.
     #[inline]
-    pub(crate) unsafe fn free_box(&self, ptr: NonNull<u8>, layout: Layout) {
+    pub(crate) unsafe fn free_box(&self, ptr: NonNull<u8>, layout: BoxLayout) {
+        let block = layout.layout;
         // SAFETY: (both arms) forwarded from the caller: the same rule routes it back.
         let freed = unsafe {
             match &mut *self.pools.borrow_mut() {
-                Pools::Default(pools) => pool_free(pools, ptr, layout, &self.events_waiting),
-                Pools::CPython311(pools) => pool_free(pools, ptr, layout, &self.events_waiting),
+                Pools::Default(pools) => pool_free(pools, ptr, block, &self.events_waiting),
+                Pools::CPython311(pools) => pool_free(pools, ptr, block, &self.events_waiting),
             }
         };
         if !freed {
             // SAFETY: as above; not a pool box, so `alloc_large` made it.
             unsafe { boxes::free_large(ptr, layout) }
             self.large_blocks.set(self.large_blocks.get() - 1);
-            self.large_bytes.set(self.large_bytes.get() - layout.size());
+            self.large_bytes.set(self.large_bytes.get() - block.size());
         }
     }
 

@@ -359,6 +359,112 @@ impl Heap {
             .unwrap_or_else(|_| alloc_failed::<T>())
     }
 
+    /// Allocate a string object holding a copy of `s` (Python's `str`): one box, the bytes
+    /// right after the header, like `Rc<str>`.
+    ///
+    /// A string holds no handles, so it is never tracked and never counts toward a
+    /// collection; its bytes count toward [`Heap::accounted_bytes`]. `Gc<str>` compares,
+    /// hashes and orders as the string, and borrows as `&str`, so it can key a map that is
+    /// looked up with `&str` (an interner).
+    ///
+    /// # Panics
+    /// Aborts through [`std::alloc::handle_alloc_error`] if memory is exhausted.
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    /// use pygc::{Gc, Heap};
+    ///
+    /// let heap = Heap::new();
+    /// let name: Gc<str> = heap.alloc_str("spam");
+    /// assert_eq!(&*name, "spam");
+    /// assert_eq!(name.len(), 4);
+    ///
+    /// let mut interned: HashSet<Gc<str>> = HashSet::new();
+    /// interned.insert(name.clone());
+    /// assert!(interned.contains("spam"));
+    /// assert!(!heap.is_tracked(&name));
+    /// ```
+    pub fn alloc_str(&self, s: &str) -> Gc<str> {
+        match self.state().alloc_str(s) {
+            Some(gc) => gc,
+            None => var_alloc_failed(std::alloc::Layout::new::<u8>(), s.len()),
+        }
+    }
+
+    /// Allocate a slice object holding clones of `items` (a tuple, in Python's terms): one
+    /// box whose length is fixed at allocation. See
+    /// [`Heap::alloc_slice_from_iter`] for the details, which apply here too.
+    ///
+    /// # Panics
+    /// If a `clone` panics, the clones made so far are dropped and nothing is allocated.
+    /// Aborts through [`std::alloc::handle_alloc_error`] if memory is exhausted.
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap};
+    ///
+    /// let heap = Heap::new();
+    /// let primes: Gc<[u32]> = heap.alloc_slice(&[2, 3, 5, 7]);
+    /// assert_eq!(primes.iter().sum::<u32>(), 17);
+    /// assert_eq!(primes[3], 7);
+    /// ```
+    pub fn alloc_slice<T: Trace + Clone + 'static>(&self, items: &[T]) -> Gc<[T]> {
+        self.alloc_slice_from_iter(items.iter().cloned())
+    }
+
+    /// Allocate a slice object holding the items of `items`, in order: `Gc<[T]>` with a
+    /// length known only at run time (a `Vec<T>` moves in without cloning).
+    ///
+    /// The items are collected first, then moved into one box behind the header (its length
+    /// stored with it, as CPython's variable-size objects keep `ob_size`), so an iterator
+    /// that panics or reports a wrong `size_hint` allocates nothing and loses nothing. If
+    /// `T` may hold handles the object is tracked like any other container, and the
+    /// collector traces every item; it has no finalizer, and a cycle through it is
+    /// collected as usual. The items are dropped, each exactly once, when the object dies.
+    ///
+    /// `Gc<[T]>` is a full handle (clone, compare, [`Gc::get_mut`] when unshared and
+    /// untracked, [`AnyGc::downcast_slice`]); [`Gc::downgrade`] needs a sized `T`.
+    ///
+    /// # Panics
+    /// If `items` panics, what it produced is dropped and nothing is allocated. Aborts through
+    /// [`std::alloc::handle_alloc_error`] if memory is exhausted.
+    ///
+    /// ```
+    /// use pygc::{Gc, Heap, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Node {
+    ///     name: Gc<str>,
+    ///     children: std::cell::RefCell<Option<Gc<[Gc<Node>]>>>,
+    /// }
+    ///
+    /// let heap = Heap::new();
+    /// let leaf = |n: &str| heap.alloc(Node { name: heap.alloc_str(n), children: Default::default() });
+    /// let root = leaf("root");
+    /// let kids: Gc<[Gc<Node>]> = heap.alloc_slice_from_iter(["a", "b", "c"].map(leaf));
+    /// // A cycle: each child's children are its siblings (the same slice object).
+    /// for kid in kids.iter() {
+    ///     *kid.children.borrow_mut() = Some(kids.clone());
+    /// }
+    /// *root.children.borrow_mut() = Some(kids);
+    /// assert_eq!(&*root.children.borrow().as_ref().unwrap()[1].name, "b");
+    /// drop(root);
+    /// // Refcounting freed the root and its name; the collector finds the cycle: the slice
+    /// // and the 3 children (4 tracked objects), whose names (untracked) die with them.
+    /// assert_eq!(heap.collect(), 4);
+    /// assert_eq!(heap.live_objects(), 0);
+    /// ```
+    pub fn alloc_slice_from_iter<T: Trace + 'static>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+    ) -> Gc<[T]> {
+        let items: Vec<T> = items.into_iter().collect();
+        let len = items.len();
+        match self.state().alloc_slice(items) {
+            Ok(gc) => gc,
+            Err(_) => var_alloc_failed(std::alloc::Layout::new::<T>(), len),
+        }
+    }
+
     /// Statistics of the heap's small-object allocator (`sys._debugmallocstats`); `Display`
     /// prints the table.
     ///
@@ -1038,6 +1144,13 @@ impl<T: ?Sized> Gc<T> {
 #[inline(never)]
 fn alloc_failed<T>() -> ! {
     std::alloc::handle_alloc_error(std::alloc::Layout::new::<crate::object::handle::GcBox<T>>())
+}
+
+#[cold]
+#[inline(never)]
+fn var_alloc_failed(item: std::alloc::Layout, len: usize) -> ! {
+    let layout = crate::object::var::BoxLayout::var(item, len).expect("it was allocated");
+    std::alloc::handle_alloc_error(layout.layout)
 }
 
 /// The value handed back by [`Heap::try_alloc`] when memory is exhausted.

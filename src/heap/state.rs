@@ -36,6 +36,7 @@ use crate::gc::{self, CollectionTrigger, DebugFlags};
 use crate::object::handle::{Gc, init_box};
 use crate::object::header::ObjRef;
 use crate::object::owner::{Owner, OwnerHooks};
+use crate::object::var::{BoxLayout, STR_VTABLE, SliceVTable, init_slice, init_str};
 use crate::object::vtable::{
     Plain, Unfinalized, VTable, VTableOf, WEAKREF_VTABLE, WithFinalizer, WithLegacyFinalizer,
 };
@@ -57,7 +58,7 @@ pub(crate) struct HeapState {
     pub(super) trashcan: Trashcan,
     pub(super) unraisables: Unraisables,
     live: Cell<usize>,
-    /// Bytes of the boxes counted by `live` (header and value: `vtable.layout.size()`).
+    /// Bytes of the boxes counted by `live` (the blocks of their `ObjRef::box_layout`).
     box_bytes: Cell<usize>,
     /// `HeapConfig::byte_trigger`.
     byte_trigger: Option<usize>,
@@ -260,59 +261,111 @@ impl HeapState {
     /// `vtable` describes `T` (its layout is `GcBox<T>`'s, its shims take a `T`).
     #[inline]
     unsafe fn alloc_object<T>(&self, vtable: &'static VTable, value: T) -> Result<Gc<T>, T> {
-        // CPython's count rule, and pygc's byte trigger beside it; one test on the fast path
-        // (`|`, not `||`: both are cheap, and one branch predicts better than two).
-        // Without a byte trigger the limit stays `usize::MAX` and the sum is never formed.
+        let layout = BoxLayout::fixed(vtable.layout);
+        let Some((memory, shift)) = self.alloc_block(vtable, layout) else {
+            return Err(value);
+        };
+        // SAFETY: `alloc_block` returned memory for `vtable.layout` in an owner-tagged block,
+        // and `vtable` describes `T` (caller's contract).
+        let obj = unsafe { init_box(memory, shift, vtable, value) };
+        self.register(obj, layout);
+        // SAFETY: a fresh box of `T` with count 1, handed to the handle.
+        Ok(unsafe { Gc::from_obj(obj) })
+    }
+
+    /// `Heap::alloc_slice_from_iter`: a `[T]` object holding `items` (moved in).
+    pub(super) fn alloc_slice<T: Trace + 'static>(&self, items: Vec<T>) -> Result<Gc<[T]>, Vec<T>> {
+        let vtable = SliceVTable::<T>::VTABLE;
+        let Some(layout) = BoxLayout::var(std::alloc::Layout::new::<T>(), items.len()) else {
+            var_too_large(std::any::type_name::<[T]>(), items.len())
+        };
+        let Some((block, shift)) = self.alloc_block(vtable, layout) else {
+            return Err(items);
+        };
+        // SAFETY: `alloc_block` returned a block of `layout`, the variable-size layout of
+        // `items.len()` `T`s, in an owner-tagged block; the vtable is `[T]`'s.
+        let obj = unsafe { init_slice(block, layout, shift, vtable, items) };
+        self.register(obj, layout);
+        // SAFETY: a fresh `[T]` box with count 1, handed to the handle.
+        Ok(unsafe { Gc::from_slice_obj(obj) })
+    }
+
+    /// `Heap::alloc_str`.
+    pub(super) fn alloc_str(&self, s: &str) -> Option<Gc<str>> {
+        let Some(layout) = BoxLayout::var(std::alloc::Layout::new::<u8>(), s.len()) else {
+            var_too_large("str", s.len())
+        };
+        let (block, shift) = self.alloc_block(STR_VTABLE, layout)?;
+        // SAFETY: as in `alloc_slice`, for the bytes of `s`.
+        let obj = unsafe { init_str(block, layout, shift, STR_VTABLE, s) };
+        self.register(obj, layout);
+        // SAFETY: a fresh `str` box with count 1, handed to the handle.
+        Some(unsafe { Gc::from_str_obj(obj) })
+    }
+
+    /// The first half of an allocation: run a due collection (CPython's count rule, and
+    /// pygc's byte trigger beside it), then take a block of `layout` from the object memory.
+    /// `None` when memory is exhausted, with the allocation count as it was.
+    #[inline(always)]
+    fn alloc_block(
+        &self,
+        vtable: &'static VTable,
+        layout: BoxLayout,
+    ) -> Option<(NonNull<u8>, u32)> {
+        // One test on the fast path (`|`, not `||`: both are cheap, and one branch predicts
+        // better than two). Without a byte trigger the limit stays `usize::MAX` and the sum
+        // is never formed.
         let count_due = vtable.gc_capable && self.gc.count_allocation();
         let limit = self.byte_limit.get();
         let bytes_due = limit != usize::MAX
             && self
                 .box_bytes
                 .get()
-                .saturating_add(vtable.layout.size())
+                .saturating_add(layout.layout.size())
                 .saturating_add(self.owner.external_bytes())
                 > limit;
         if (count_due | bytes_due) && !self.orphaned.get() {
             self.collect_automatic(count_due);
         }
-        let block = self.memory.alloc_box(vtable.layout);
+        let block = self.memory.alloc_box(layout);
         if self.memory.events_waiting() {
             self.emit_memory_events();
         }
-        let Some((memory, shift)) = block else {
+        if block.is_none() && vtable.gc_capable {
             // Out of memory: take back the count this allocation added, so a failed
             // `try_alloc` leaves `count()` as it was (CPython counts only after malloc).
-            if vtable.gc_capable {
-                self.gc.count_free();
-            }
-            return Err(value);
-        };
-        // SAFETY: `alloc_box` returned memory for `vtable.layout` in an owner-tagged block,
-        // and `vtable` describes `T` (caller's contract).
-        let obj = unsafe { init_box(memory, shift, vtable, value) };
+            self.gc.count_free();
+        }
+        block
+    }
+
+    /// The second half: count the new box and track it if it may hold handles.
+    #[inline(always)]
+    fn register(&self, obj: ObjRef, layout: BoxLayout) {
         self.live.set(self.live.get() + 1);
         self.box_bytes
-            .set(self.box_bytes.get() + vtable.layout.size());
-        if vtable.gc_capable {
+            .set(self.box_bytes.get() + layout.layout.size());
+        if obj.vtable().gc_capable {
             self.gc.track(obj);
         }
-        // SAFETY: a fresh box of `T` with count 1, handed to the handle.
-        Ok(unsafe { Gc::from_obj(obj) })
     }
 
     /// Free the memory of an object whose value is gone, and do the bookkeeping.
     pub(super) fn free_object(&self, obj: ObjRef) {
+        let layout = obj.box_layout();
         if obj.vtable().gc_capable {
             self.gc.count_free();
         }
         self.live.set(self.live.get() - 1);
         self.box_bytes
-            .set(self.box_bytes.get() - obj.vtable().layout.size());
-        // SAFETY: the box was made by `alloc_box` with its vtable's layout; its value is
-        // dropped and its count is zero, so nothing refers to it any more.
+            .set(self.box_bytes.get() - layout.layout.size());
+        // SAFETY: the box was made by `alloc_box` with this layout (`box_layout` recomputes
+        // it) and its header sits `header_offset` into it: stepping back stays inside the
+        // block, whose provenance the object pointer carries. Its value is dropped and its
+        // count is zero, so nothing refers to it any more.
         unsafe {
-            self.memory
-                .free_box(obj.as_non_null().cast(), obj.vtable().layout)
+            let start = obj.as_non_null().cast::<u8>().sub(layout.header_offset);
+            self.memory.free_box(start, layout)
         }
         if self.memory.events_waiting() {
             self.emit_memory_events();
@@ -539,4 +592,10 @@ impl HeapState {
     pub(super) fn freeze_count(&self) -> usize {
         self.gc.list(lists::PERMANENT).len()
     }
+}
+
+#[cold]
+#[inline(never)]
+fn var_too_large(type_name: &str, len: usize) -> ! {
+    panic!("pygc: a `{type_name}` of {len} items does not fit in memory (its size overflows isize)")
 }

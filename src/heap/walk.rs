@@ -84,7 +84,8 @@ pub struct ObjectInfo {
     /// `std::any::type_name` of the value (weak-reference objects: pygc's `WeakRefObj`).
     pub type_name: &'static str,
     /// Bytes of the box: the 32-byte header and the value (`sys.getsizeof`, without the
-    /// allocator's rounding). Memory the value owns outside the box (a `Vec`'s buffer, a
+    /// allocator's rounding); a `[T]` or `str` of run-time length adds its 8-byte count
+    /// (more if `T` is over-aligned). Memory the value owns outside the box (a `Vec`'s buffer, a
     /// `String`'s bytes) is not counted: pygc cannot see it.
     pub size: usize,
     /// The reference count (`sys.getrefcount(obj) - 1`).
@@ -346,7 +347,7 @@ fn info(obj: ObjRef, place: Place) -> ObjectInfo {
     ObjectInfo {
         id: obj.as_ptr() as usize,
         type_name: (vtable.type_name)(),
-        size: vtable.layout.size(),
+        size: obj.box_layout().layout.size(),
         ref_count: h.rc(),
         external: 0,
         place,

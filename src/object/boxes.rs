@@ -6,29 +6,36 @@
 //! of an aligned block that contains the box header: a pool for small boxes, the large block
 //! itself otherwise. [`owner_tag`](super::header::owner_tag) finds it by masking.
 //!
-//! Large block layout (`A` = block alignment, a power of two greater than `offset`):
+//! Large block layout (`A` = block alignment, a power of two greater than `offset` plus the
+//! box's header offset, so that masking the header's address by `A` finds the base):
 //!
 //! ```text
 //! base (A-aligned)                base + offset
-//! | owner tag | padding ...       | GcBox<T> (header, value) ...
+//! | owner tag | padding ...       | box: [count of a variable-size object], header, value ...
 //! ```
 #![allow(unsafe_code)]
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
-/// Geometry of the large block holding a box of `layout`: (block layout, box offset, log2 A).
-fn large_block(layout: Layout) -> Option<(Layout, usize, u32)> {
+use super::var::BoxLayout;
+
+/// Geometry of the large block holding a box: (block layout, box offset, log2 A).
+fn large_block(boxed: BoxLayout) -> Option<(Layout, usize, u32)> {
+    let layout = boxed.layout;
     let offset = layout.align().max(2 * size_of::<usize>());
-    let align = (offset * 2).next_power_of_two();
+    // The header is at `offset + header_offset`, which must stay below `A`. (For a
+    // fixed-size box, `offset` is a power of two and this is `2 * offset`.)
+    let align = (offset.checked_add(boxed.header_offset)? + 1).checked_next_power_of_two()?;
     let block = Layout::from_size_align(offset.checked_add(layout.size())?, align).ok()?;
     Some((block, offset, align.trailing_zeros()))
 }
 
-/// Allocate a large block for a box of `layout` and write `owner` at its base.
-/// Returns the box pointer and the owner shift to record in its header.
-pub(crate) fn alloc_large(layout: Layout, owner: *const ()) -> Option<(NonNull<u8>, u32)> {
-    let (block, offset, shift) = large_block(layout)?;
+/// Allocate a large block for a box of `boxed` and write `owner` at its base.
+/// Returns the box pointer (the start of `boxed.layout`) and the owner shift to record in
+/// its header.
+pub(crate) fn alloc_large(boxed: BoxLayout, owner: *const ()) -> Option<(NonNull<u8>, u32)> {
+    let (block, offset, shift) = large_block(boxed)?;
     // Through the global allocator (not `System` directly), so a program's
     // `#[global_allocator]` sees object memory, and `tests/alloc_failure.rs` can fail it.
     // SAFETY: `block` has non-zero size (offset >= 16).
@@ -44,12 +51,12 @@ pub(crate) fn alloc_large(layout: Layout, owner: *const ()) -> Option<(NonNull<u
 /// Free a block made by [`alloc_large`].
 ///
 /// # Safety
-/// `boxed` was returned by `alloc_large(layout, _)` and is not used afterwards.
-pub(crate) unsafe fn free_large(boxed: NonNull<u8>, layout: Layout) {
-    let (block, offset, _) = large_block(layout).expect("layout was valid at allocation");
-    // SAFETY: `boxed` is `offset` bytes into the block, with the block's provenance.
+/// `boxed_ptr` was returned by `alloc_large(boxed, _)` and is not used afterwards.
+pub(crate) unsafe fn free_large(boxed_ptr: NonNull<u8>, boxed: BoxLayout) {
+    let (block, offset, _) = large_block(boxed).expect("layout was valid at allocation");
+    // SAFETY: `boxed_ptr` is `offset` bytes into the block, with the block's provenance.
     unsafe {
-        let base = boxed.sub(offset);
+        let base = boxed_ptr.sub(offset);
         std::alloc::dealloc(base.as_ptr(), block);
     }
 }

@@ -365,6 +365,49 @@ impl<T: PartialEq + ?Sized> PartialEq for Gc<T> {
     }
 }
 
+impl<T: Eq + ?Sized> Eq for Gc<T> {}
+
+impl<T: PartialOrd + ?Sized> PartialOrd for Gc<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        (**self).partial_cmp(&**other)
+    }
+}
+
+impl<T: Ord + ?Sized> Ord for Gc<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+/// Hashes the value, like `Rc` (consistent with `PartialEq` and `Borrow`); for identity use
+/// [`ByAddress`].
+impl<T: std::hash::Hash + ?Sized> std::hash::Hash for Gc<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl<T: fmt::Display + ?Sized> fmt::Display for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Gc::try_get(self) {
+            Some(value) => fmt::Display::fmt(value, f),
+            None => write!(f, "<dead {}>", std::any::type_name::<T>()),
+        }
+    }
+}
+
+impl<T: ?Sized> std::borrow::Borrow<T> for Gc<T> {
+    fn borrow(&self) -> &T {
+        self
+    }
+}
+
+impl<T: ?Sized> AsRef<T> for Gc<T> {
+    fn as_ref(&self) -> &T {
+        self
+    }
+}
+
 impl<T: ?Sized> fmt::Pointer for Gc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Pointer::fmt(&self.ptr, f)

@@ -10,6 +10,7 @@
 //! | `owner.rs` | `Py_TYPE(op)->tp_dealloc` dispatch | the owner tag's target: hooks into the heap, the weak table |
 //! | `external.rs` | — | `ExternalMemory`: buffers an object owns outside its box |
 //! | `slot.rs` | — | `Slot<T>`: one optional edge without a borrow flag |
+//! | `var.rs` | `PyVarObject` (`ob_size`, `tp_itemsize`) | `Gc<[T]>` and `Gc<str>` of run-time length (unsafe core) |
 //! | `weak.rs` | `weakrefobject.c`, `WeakValueDictionary` | weak references |
 
 pub(crate) mod boxes;
@@ -19,6 +20,7 @@ pub(crate) mod header;
 pub(crate) mod owner;
 pub(crate) mod slot;
 pub(crate) mod trace;
+pub(crate) mod var;
 pub(crate) mod vtable;
 pub(crate) mod weak;
 

@@ -22,8 +22,11 @@ pub(crate) struct VTable {
     pub(crate) finalize: Option<unsafe fn(NonNull<Header>)>,
     /// Legacy (`tp_del`) finalizer: makes cyclic garbage uncollectable. Same safety as above.
     pub(crate) legacy_finalize: Option<unsafe fn(NonNull<Header>)>,
-    /// Layout of the whole `GcBox<T>`.
+    /// Layout of the whole `GcBox<T>` (of a variable-size object: the box with no items).
     pub(crate) layout: Layout,
+    /// Variable-size objects (`[T]`, `str`; CPython's `tp_itemsize`): the layout of one
+    /// item. Each box then carries its count and has its own layout (`object/var.rs`).
+    pub(crate) item_layout: Option<Layout>,
     /// GC-capable: the type may hold handles, so its objects are tracked.
     pub(crate) gc_capable: bool,
     /// The object is a weak-reference object.
@@ -63,6 +66,7 @@ macro_rules! vtable {
             finalize: $finalize,
             legacy_finalize: $legacy,
             layout: Layout::new::<GcBox<$t>>(),
+            item_layout: None,
             gc_capable: <$t as Trace>::MAY_CONTAIN_HANDLES,
             is_weakref: false,
         }
@@ -150,6 +154,7 @@ pub(crate) const SENTINEL_VTABLE: &VTable = &VTable {
     finalize: None,
     legacy_finalize: None,
     layout: Layout::new::<Header>(),
+    item_layout: None,
     gc_capable: false,
     is_weakref: false,
 };

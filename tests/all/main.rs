@@ -18,4 +18,5 @@ mod smoke;
 mod soundness;
 mod support;
 mod unsized_handles;
+mod var_objects;
 mod weak_callbacks;
