@@ -73,11 +73,23 @@ impl ObjectMemory {
         }
     }
 
+    /// Memory for the box of a fixed-size object (header first), and the log2 size of the
+    /// owner block it sits in.
+    #[inline]
+    pub(crate) fn alloc_box(&self, layout: Layout) -> Option<(NonNull<u8>, u32)> {
+        self.alloc_box_at(BoxLayout::fixed(layout))
+    }
+
     /// Memory for a box of `layout` (its start, where `layout.layout` begins), and the log2
     /// size of the owner block it sits in. The header, `layout.header_offset` in, is within
     /// the first `1 << shift` bytes of that owner block.
     #[inline]
-    pub(crate) fn alloc_box(&self, layout: BoxLayout) -> Option<(NonNull<u8>, u32)> {
+    pub(crate) fn alloc_var_box(&self, layout: BoxLayout) -> Option<(NonNull<u8>, u32)> {
+        self.alloc_box_at(layout)
+    }
+
+    #[inline(always)]
+    fn alloc_box_at(&self, layout: BoxLayout) -> Option<(NonNull<u8>, u32)> {
         let small = match &mut *self.pools.borrow_mut() {
             Pools::Default(pools) => pool_alloc(pools, layout.layout, &self.events_waiting),
             Pools::CPython311(pools) => pool_alloc(pools, layout.layout, &self.events_waiting),
@@ -97,12 +109,30 @@ impl ObjectMemory {
         Some(block)
     }
 
-    /// Give a box back.
+    /// Give back the box of a fixed-size object.
     ///
     /// # Safety
     /// `ptr` was returned by `alloc_box(layout)` of this memory and is not used afterwards.
     #[inline]
-    pub(crate) unsafe fn free_box(&self, ptr: NonNull<u8>, layout: BoxLayout) {
+    pub(crate) unsafe fn free_box(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: forwarded; `alloc_box` is `alloc_box_at` of the fixed layout.
+        unsafe { self.free_box_at(ptr, BoxLayout::fixed(layout)) }
+    }
+
+    /// Give a box back.
+    ///
+    /// # Safety
+    /// `ptr` was returned by `alloc_var_box(layout)` of this memory and is not used afterwards.
+    #[inline]
+    pub(crate) unsafe fn free_var_box(&self, ptr: NonNull<u8>, layout: BoxLayout) {
+        // SAFETY: forwarded.
+        unsafe { self.free_box_at(ptr, layout) }
+    }
+
+    /// # Safety
+    /// `ptr` was returned by `alloc_box_at(layout)` of this memory and is not used afterwards.
+    #[inline(always)]
+    unsafe fn free_box_at(&self, ptr: NonNull<u8>, layout: BoxLayout) {
         let block = layout.layout;
         // SAFETY: (both arms) forwarded from the caller: the same rule routes it back.
         let freed = unsafe {

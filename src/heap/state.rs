@@ -261,14 +261,19 @@ impl HeapState {
     /// `vtable` describes `T` (its layout is `GcBox<T>`'s, its shims take a `T`).
     #[inline]
     unsafe fn alloc_object<T>(&self, vtable: &'static VTable, value: T) -> Result<Gc<T>, T> {
-        let layout = BoxLayout::fixed(vtable.layout);
-        let Some((memory, shift)) = self.alloc_block(vtable, layout) else {
+        self.collect_if_allocation_due(vtable.gc_capable, vtable.layout.size());
+        let block = self.memory.alloc_box(vtable.layout);
+        if self.memory.events_waiting() {
+            self.emit_memory_events();
+        }
+        let Some((memory, shift)) = block else {
+            self.allocation_failed(vtable.gc_capable);
             return Err(value);
         };
-        // SAFETY: `alloc_block` returned memory for `vtable.layout` in an owner-tagged block,
+        // SAFETY: `alloc_box` returned memory for `vtable.layout` in an owner-tagged block,
         // and `vtable` describes `T` (caller's contract).
         let obj = unsafe { init_box(memory, shift, vtable, value) };
-        self.register(obj, layout);
+        self.register(obj, vtable, vtable.layout.size());
         // SAFETY: a fresh box of `T` with count 1, handed to the handle.
         Ok(unsafe { Gc::from_obj(obj) })
     }
@@ -279,13 +284,13 @@ impl HeapState {
         let Some(layout) = BoxLayout::var(std::alloc::Layout::new::<T>(), items.len()) else {
             var_too_large(std::any::type_name::<[T]>(), items.len())
         };
-        let Some((block, shift)) = self.alloc_block(vtable, layout) else {
+        let Some((block, shift)) = self.alloc_var_block(vtable, layout) else {
             return Err(items);
         };
-        // SAFETY: `alloc_block` returned a block of `layout`, the variable-size layout of
+        // SAFETY: `alloc_var_block` returned a block of `layout`, the variable-size layout of
         // `items.len()` `T`s, in an owner-tagged block; the vtable is `[T]`'s.
         let obj = unsafe { init_slice(block, layout, shift, vtable, items) };
-        self.register(obj, layout);
+        self.register(obj, vtable, layout.layout.size());
         // SAFETY: a fresh `[T]` box with count 1, handed to the handle.
         Ok(unsafe { Gc::from_slice_obj(obj) })
     }
@@ -295,81 +300,116 @@ impl HeapState {
         let Some(layout) = BoxLayout::var(std::alloc::Layout::new::<u8>(), s.len()) else {
             var_too_large("str", s.len())
         };
-        let (block, shift) = self.alloc_block(STR_VTABLE, layout)?;
+        let (block, shift) = self.alloc_var_block(STR_VTABLE, layout)?;
         // SAFETY: as in `alloc_slice`, for the bytes of `s`.
         let obj = unsafe { init_str(block, layout, shift, STR_VTABLE, s) };
-        self.register(obj, layout);
+        self.register(obj, STR_VTABLE, layout.layout.size());
         // SAFETY: a fresh `str` box with count 1, handed to the handle.
         Some(unsafe { Gc::from_str_obj(obj) })
     }
 
-    /// The first half of an allocation: run a due collection (CPython's count rule, and
-    /// pygc's byte trigger beside it), then take a block of `layout` from the object memory.
-    /// `None` when memory is exhausted, with the allocation count as it was.
-    #[inline(always)]
-    fn alloc_block(
+    /// A block for a variable-size box, after a due collection.
+    fn alloc_var_block(
         &self,
         vtable: &'static VTable,
         layout: BoxLayout,
     ) -> Option<(NonNull<u8>, u32)> {
+        self.collect_if_allocation_due(vtable.gc_capable, layout.layout.size());
+        let block = self.memory.alloc_var_box(layout);
+        if self.memory.events_waiting() {
+            self.emit_memory_events();
+        }
+        if block.is_none() {
+            self.allocation_failed(vtable.gc_capable);
+        }
+        block
+    }
+
+    /// Before taking a block of `size` bytes: run a collection if one is due by CPython's
+    /// count rule (GC-capable objects only) or by pygc's byte trigger beside it.
+    #[inline(always)]
+    fn collect_if_allocation_due(&self, gc_capable: bool, size: usize) {
         // One test on the fast path (`|`, not `||`: both are cheap, and one branch predicts
         // better than two). Without a byte trigger the limit stays `usize::MAX` and the sum
         // is never formed.
-        let count_due = vtable.gc_capable && self.gc.count_allocation();
+        let count_due = gc_capable && self.gc.count_allocation();
         let limit = self.byte_limit.get();
         let bytes_due = limit != usize::MAX
             && self
                 .box_bytes
                 .get()
-                .saturating_add(layout.layout.size())
+                .saturating_add(size)
                 .saturating_add(self.owner.external_bytes())
                 > limit;
         if (count_due | bytes_due) && !self.orphaned.get() {
             self.collect_automatic(count_due);
         }
-        let block = self.memory.alloc_box(layout);
-        if self.memory.events_waiting() {
-            self.emit_memory_events();
-        }
-        if block.is_none() && vtable.gc_capable {
-            // Out of memory: take back the count this allocation added, so a failed
-            // `try_alloc` leaves `count()` as it was (CPython counts only after malloc).
-            self.gc.count_free();
-        }
-        block
     }
 
-    /// The second half: count the new box and track it if it may hold handles.
+    /// Out of memory: take back the count this allocation added, so a failed `try_alloc`
+    /// leaves `count()` as it was (CPython counts only after malloc).
+    #[cold]
+    fn allocation_failed(&self, gc_capable: bool) {
+        if gc_capable {
+            self.gc.count_free();
+        }
+    }
+
+    /// Count a new box of `size` bytes and track it if it may hold handles.
     #[inline(always)]
-    fn register(&self, obj: ObjRef, layout: BoxLayout) {
+    fn register(&self, obj: ObjRef, vtable: &'static VTable, size: usize) {
         self.live.set(self.live.get() + 1);
-        self.box_bytes
-            .set(self.box_bytes.get() + layout.layout.size());
-        if obj.vtable().gc_capable {
+        self.box_bytes.set(self.box_bytes.get() + size);
+        if vtable.gc_capable {
             self.gc.track(obj);
         }
     }
 
     /// Free the memory of an object whose value is gone, and do the bookkeeping.
+    #[inline]
     pub(super) fn free_object(&self, obj: ObjRef) {
-        let layout = obj.box_layout();
-        if obj.vtable().gc_capable {
-            self.gc.count_free();
+        let vtable = obj.vtable();
+        if vtable.layout.size() == 0 {
+            return self.free_var_object(obj); // variable-size (the `VTable::layout` mark)
         }
-        self.live.set(self.live.get() - 1);
-        self.box_bytes
-            .set(self.box_bytes.get() - layout.layout.size());
-        // SAFETY: the box was made by `alloc_box` with this layout (`box_layout` recomputes
-        // it) and its header sits `header_offset` into it: stepping back stays inside the
-        // block, whose provenance the object pointer carries. Its value is dropped and its
-        // count is zero, so nothing refers to it any more.
+        self.unregister(vtable, vtable.layout.size());
+        // SAFETY: the box was made by `alloc_box` with its vtable's layout (a fixed-size
+        // object); its value is dropped and its count is zero, so nothing refers to it any
+        // more.
         unsafe {
-            let start = obj.as_non_null().cast::<u8>().sub(layout.header_offset);
-            self.memory.free_box(start, layout)
+            self.memory
+                .free_box(obj.as_non_null().cast(), vtable.layout)
         }
         if self.memory.events_waiting() {
             self.emit_memory_events();
         }
+    }
+
+    /// `free_object` of a variable-size object.
+    #[cold]
+    fn free_var_object(&self, obj: ObjRef) {
+        let layout = obj.box_layout();
+        self.unregister(obj.vtable(), layout.layout.size());
+        // SAFETY: the box was made by `alloc_var_box` with this layout (`box_layout`
+        // recomputes it) and its header sits `header_offset` into it: stepping back stays
+        // inside the block, whose provenance the object pointer carries. Its value is
+        // dropped and its count is zero, so nothing refers to it any more.
+        unsafe {
+            let start = obj.as_non_null().cast::<u8>().sub(layout.header_offset);
+            self.memory.free_var_box(start, layout)
+        }
+        if self.memory.events_waiting() {
+            self.emit_memory_events();
+        }
+    }
+
+    #[inline(always)]
+    fn unregister(&self, vtable: &'static VTable, size: usize) {
+        if vtable.gc_capable {
+            self.gc.count_free();
+        }
+        self.live.set(self.live.get() - 1);
+        self.box_bytes.set(self.box_bytes.get() - size);
     }
 
     /// Arena events, emitted once the pools are not borrowed, under the user-code guard (a

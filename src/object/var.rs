@@ -94,6 +94,9 @@ fn var_box_layout(obj: ObjRef, item: Layout) -> BoxLayout {
     BoxLayout::var(item, obj.var_len()).expect("the layout was valid at allocation")
 }
 
+/// `VTable::layout` of every variable-size type: size 0 marks it.
+const VAR_SIZE: Layout = Layout::new::<()>();
+
 /// The vtable of `[T]` boxes with a run-time length.
 pub(crate) struct SliceVTable<T>(PhantomData<T>);
 
@@ -105,8 +108,8 @@ impl<T: Trace + 'static> SliceVTable<T> {
         drop_value: drop_slice::<T>,
         finalize: None,
         legacy_finalize: None,
-        // The box of no items; a real box's layout comes from its count.
-        layout: Layout::new::<GcBox<[T; 0]>>(),
+        // Variable-size: each box's layout comes from its count.
+        layout: VAR_SIZE,
         item_layout: Some(Layout::new::<T>()),
         gc_capable: <[T] as Trace>::MAY_CONTAIN_HANDLES,
         is_weakref: false,
@@ -121,7 +124,7 @@ pub(crate) const STR_VTABLE: &VTable = &VTable {
     drop_value: |_| {},
     finalize: None,
     legacy_finalize: None,
-    layout: Layout::new::<GcBox<[u8; 0]>>(),
+    layout: VAR_SIZE,
     item_layout: Some(Layout::new::<u8>()),
     gc_capable: false,
     is_weakref: false,

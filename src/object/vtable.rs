@@ -22,10 +22,12 @@ pub(crate) struct VTable {
     pub(crate) finalize: Option<unsafe fn(NonNull<Header>)>,
     /// Legacy (`tp_del`) finalizer: makes cyclic garbage uncollectable. Same safety as above.
     pub(crate) legacy_finalize: Option<unsafe fn(NonNull<Header>)>,
-    /// Layout of the whole `GcBox<T>` (of a variable-size object: the box with no items).
+    /// Layout of the whole `GcBox<T>`. Size 0 (which no box has: the header alone is 32
+    /// bytes) marks a variable-size object, whose box has its own layout
+    /// (`ObjRef::box_layout`): one test on the free path, on a value it loads anyway.
     pub(crate) layout: Layout,
     /// Variable-size objects (`[T]`, `str`; CPython's `tp_itemsize`): the layout of one
-    /// item. Each box then carries its count and has its own layout (`object/var.rs`).
+    /// item. Each box then carries its count (`object/var.rs`). Set iff `layout` has size 0.
     pub(crate) item_layout: Option<Layout>,
     /// GC-capable: the type may hold handles, so its objects are tracked.
     pub(crate) gc_capable: bool,
