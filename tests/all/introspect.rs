@@ -413,8 +413,8 @@ fn dot_neighbourhoods_follow_hops_and_direction() {
 #[test]
 fn deep_structures_do_not_recurse() {
     // A 200,000-long chain closed into one cycle: every analysis must be iterative (the test
-    // thread has a 2 MiB stack; a recursive SCC or DFS would overflow it). Miri: 300.
-    const LEN: usize = if cfg!(miri) { 300 } else { 200_000 };
+    // thread has a 2 MiB stack; a recursive SCC or DFS would overflow it). Miri: 80.
+    const LEN: usize = if cfg!(miri) { 80 } else { 200_000 };
     let heap = TestHeap::new();
     heap.disable();
     let first = node(&heap, "first");

@@ -62,7 +62,8 @@ fn assert_empty(heap: &Heap) {
 #[test]
 fn strings() {
     let heap = TestHeap::new();
-    let long = "ü".repeat(700); // 1400 bytes: a large box
+    // A large box (over 512 bytes); Miri formats it slowly, so it gets a shorter one.
+    let long = "ü".repeat(if cfg!(miri) { 260 } else { 700 });
     let texts = [
         "",
         "a",
