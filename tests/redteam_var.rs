@@ -14,8 +14,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
 use pygc::{
-    AllocatorGeometry, AnyGc, Finalize, Gc, Heap, HeapConfig, LegacyFinalize, Slot, Trace, Weak,
-    coerce_gc,
+    AllocatorGeometry, AnyGc, DebugFlags, Finalize, Gc, Heap, HeapConfig, LegacyFinalize, Slot,
+    Trace, Weak, coerce_gc,
 };
 
 fn quiet(heap: &Heap) -> Rc<Cell<usize>> {
@@ -82,7 +82,14 @@ macro_rules! aligned {
         struct $name(#[trace(skip)] u8, Option<Gc<u8>>);
     )*};
 }
-aligned!(A16 = 16, A32 = 32, A64 = 64, A256 = 256, A4096 = 4096, A65536 = 65536);
+aligned!(
+    A16 = 16,
+    A32 = 32,
+    A64 = 64,
+    A256 = 256,
+    A4096 = 4096,
+    A65536 = 65536
+);
 #[derive(Trace, Clone)]
 #[repr(align(1048576))]
 struct A1M(#[trace(skip)] u8, Option<Gc<u8>>);
@@ -97,7 +104,8 @@ fn owner_tag_of_over_aligned_slices() {
             let heap: &Heap = $heap;
             let leaf = heap.alloc(7u8);
             for len in $lens {
-                let s = heap.alloc_slice_from_iter((0..len).map(|i| $t(i as u8, Some(leaf.clone()))));
+                let s =
+                    heap.alloc_slice_from_iter((0..len).map(|i| $t(i as u8, Some(leaf.clone()))));
                 assert_eq!(s.len(), len);
                 assert_eq!(s.as_ptr().addr() % std::mem::align_of::<$t>(), 0);
                 assert!(Gc::heap(&s).ptr_eq(heap), "owner tag of {}", stringify!($t));
@@ -250,7 +258,10 @@ fn resurrection_through_a_slice() {
         let any = RESCUED.with(|r| r.borrow_mut().pop()).unwrap();
         let kids = any.downcast_slice::<Gc<Phoenix>>().unwrap();
         assert_eq!(kids.len(), 3);
-        assert!(kids.iter().all(|k| k.ran.get() == 1 && Gc::ptr_eq(k, &kids[0])));
+        assert!(
+            kids.iter()
+                .all(|k| k.ran.get() == 1 && Gc::ptr_eq(k, &kids[0]))
+        );
         assert!(heap.is_finalized(&kids[0]));
         drop((any, kids));
         assert_eq!(heap.collect(), 2);
@@ -431,10 +442,15 @@ fn byte_trigger_with_big_strings() {
     for i in 0..rounds {
         let s = heap.alloc_str(&"x".repeat(16 * 1024 + i));
         let n = node(&heap, i as u32);
-        *n.kids.borrow_mut() = Some(heap.alloc_slice_from_iter(std::iter::repeat_n(n.clone(), 1000)));
+        *n.kids.borrow_mut() =
+            Some(heap.alloc_slice_from_iter(std::iter::repeat_n(n.clone(), 1000)));
         drop(n);
         assert_eq!(s.len(), 16 * 1024 + i);
-        assert!(heap.accounted_bytes() < 4 * 64 * 1024, "round {i}: {}", heap.accounted_bytes());
+        assert!(
+            heap.accounted_bytes() < 4 * 64 * 1024,
+            "round {i}: {}",
+            heap.accounted_bytes()
+        );
     }
     heap.collect();
     assert_empty(&heap);
@@ -454,7 +470,11 @@ fn slices_of_weak_anygc_and_slots() {
     assert_eq!(weaks[0].upgrade().unwrap().tag, 5);
     assert_eq!(&*anys[1].downcast_str().unwrap(), "s");
     drop(n);
-    assert_eq!(heap.collect(), 0, "held by the slots slice and the AnyGc slice");
+    assert_eq!(
+        heap.collect(),
+        0,
+        "held by the slots slice and the AnyGc slice"
+    );
     drop((anys, slots));
     assert_eq!(heap.collect(), 2);
     assert!(weaks.iter().all(|w: &Weak<Node>| w.upgrade().is_none()));
@@ -535,9 +555,91 @@ fn freeze_and_objects_with_slices() {
     assert!(heap.objects(None).unwrap().is_empty());
     heap.unfreeze();
     let all = heap.objects(None).unwrap();
-    let s = all.iter().find_map(|o| o.downcast_slice::<Gc<Node>>()).unwrap();
+    let s = all
+        .iter()
+        .find_map(|o| o.downcast_slice::<Gc<Node>>())
+        .unwrap();
     assert_eq!(s.len(), 2);
     drop((s, all));
     assert_eq!(heap.collect(), 2);
     assert_empty(&heap);
+}
+
+/// A slice whose item points back at the slice itself (the only cycle is through its own
+/// items), collected; with `DEBUG_SAVEALL` the slice is kept in `garbage`, comes back
+/// through `downcast_slice`, and the heap can be dropped with it still listed.
+#[test]
+fn self_referential_slice_and_saveall() {
+    #[derive(Trace)]
+    struct Back(RefCell<Option<Gc<[Back]>>>, #[trace(skip)] Rc<Cell<usize>>);
+    impl Drop for Back {
+        fn drop(&mut self) {
+            self.1.set(self.1.get() + 1);
+            // Co-garbage: the slice is DEAD while its items drop.
+            if let Some(s) = self.0.borrow().as_ref() {
+                assert!(Gc::try_get(s).is_none());
+            }
+        }
+    }
+    let drops = Rc::new(Cell::new(0));
+    let make = |heap: &Heap| {
+        let s = heap.alloc_slice_from_iter((0..3).map(|_| Back(RefCell::new(None), drops.clone())));
+        *s[0].0.borrow_mut() = Some(s.clone());
+        *s[2].0.borrow_mut() = Some(s.clone());
+    };
+    for heap in heaps() {
+        drops.set(0);
+        make(&heap);
+        assert_eq!(heap.collect(), 1);
+        assert_eq!(drops.get(), 3);
+        assert_empty(&heap);
+
+        drops.set(0);
+        heap.set_debug(DebugFlags::SAVEALL);
+        make(&heap);
+        assert_eq!(heap.collect(), 1);
+        let garbage = heap.garbage();
+        assert_eq!(garbage.len(), 1);
+        let s = garbage[0].downcast_slice::<Back>().unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(drops.get(), 0);
+        drop((s, garbage));
+        make(&heap);
+        heap.collect();
+        assert_eq!(heap.garbage().len(), 2);
+        drop(heap);
+        // The garbage list went with the heap; Miri reports any box left behind.
+        assert_eq!(drops.get(), 6);
+    }
+}
+
+/// An untracked slice whose items own the heap itself (`Rc<Heap>`): replacing an item through
+/// `Gc::get_mut` runs a `Drop` that allocates in the heap, and dropping the last handle drops
+/// the heap from inside the slice's own teardown.
+#[test]
+fn slice_items_owning_their_heap() {
+    #[derive(Trace)]
+    struct Owns(#[trace(skip)] Rc<Heap>, #[trace(skip)] Rc<Cell<usize>>);
+    impl Drop for Owns {
+        fn drop(&mut self) {
+            self.1.set(self.1.get() + 1);
+            let s = self.0.alloc_str("allocated while an item drops");
+            let xs = self.0.alloc_slice(&[1u64; 100]);
+            self.0.collect();
+            assert_eq!(xs.len(), 100);
+            assert!(s.starts_with("allocated"));
+        }
+    }
+    for heap in heaps() {
+        let heap = Rc::new(heap);
+        let drops = Rc::new(Cell::new(0));
+        let mut s = heap.alloc_slice_from_iter((0..4).map(|_| Owns(heap.clone(), drops.clone())));
+        assert!(!heap.is_tracked(&s));
+        Gc::get_mut(&mut s).unwrap()[1] = Owns(heap.clone(), drops.clone());
+        assert_eq!(drops.get(), 1);
+        assert_eq!(heap.live_objects(), 1);
+        drop(heap); // the slice's items hold the last references
+        drop(s);
+        assert_eq!(drops.get(), 5);
+    }
 }
