@@ -118,7 +118,7 @@ fn owner_tag_of_over_aligned_slices() {
                 assert!(any.downcast_slice::<$t>().is_some());
                 // Also as co-garbage: a cycle through the slice.
                 let n = node(heap, 0);
-                *n.kids.borrow_mut() = Some(heap.alloc_slice(&[n.clone()]));
+                *n.kids.borrow_mut() = Some(heap.alloc_slice(std::slice::from_ref(&n)));
                 drop(n);
                 drop((s, any));
                 assert_eq!(heap.collect(), 2);
@@ -394,7 +394,7 @@ fn heap_dropped_before_its_slices() {
     let s = heap.alloc_slice(&[n.clone(), n.clone()]);
     let big = heap.alloc_slice_from_iter((0..200u64).map(|i| heap.alloc(i)));
     let cyc = node(&heap, 2);
-    *cyc.kids.borrow_mut() = Some(heap.alloc_slice(&[cyc.clone()]));
+    *cyc.kids.borrow_mut() = Some(heap.alloc_slice(std::slice::from_ref(&cyc)));
     drop(cyc); // a cycle the heap's teardown must deal with
     drop(heap);
     assert_eq!(&*a, "survivor");
@@ -412,7 +412,7 @@ fn slices_across_heaps() {
         let h2 = Heap::new();
         let xs: Vec<Gc<Node>> = (0..4).map(|i| node(&h1, i)).collect();
         let s = h2.alloc_slice(&xs);
-        let t = h1.alloc_slice(&[s.clone()]);
+        let t = h1.alloc_slice(std::slice::from_ref(&s));
         drop(xs);
         assert_eq!(Gc::ref_count(&s[0]), 1);
         h1.collect();
@@ -466,7 +466,7 @@ fn slices_of_weak_anygc_and_slots() {
     let slots = heap.alloc_slice_from_iter((0..3).map(|_| Slot::<Node>::default()));
     slots[1].set(Some(n.clone()));
     n.next.set(Some(n.clone()));
-    *n.kids.borrow_mut() = Some(heap.alloc_slice(&[n.clone()]));
+    *n.kids.borrow_mut() = Some(heap.alloc_slice(std::slice::from_ref(&n)));
     assert_eq!(weaks[0].upgrade().unwrap().tag, 5);
     assert_eq!(&*anys[1].downcast_str().unwrap(), "s");
     drop(n);
