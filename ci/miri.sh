@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Miri over the whole suite, under both aliasing models: Stacked Borrows (the default) and
 # Tree Borrows (-Zmiri-tree-borrows). Suites: the library's unit tests (allocator, lists,
-# headers), the integration suite (`--test all`), and the allocator tests (`--test
-# alloc_props`, `--test global_alloc`). `--test alloc_failure` is left out: it checks that
+# headers), the integration suite (`--test all`), the allocator tests (`--test
+# alloc_props`, `--test global_alloc`), and the red team's attacks on variable-size objects
+# (`--test redteam_var`). `--test alloc_failure` is left out: it checks that
 # `Heap::alloc` aborts by spawning child processes, which Miri cannot do (ASan runs it).
 #
 # Under cfg(miri) the allocator geometry shrinks (so arenas are freed and pools recycled
@@ -30,7 +31,7 @@ cd "$(dirname "$0")/.."
 base_flags="-Zmiri-strict-provenance -Zmiri-symbolic-alignment-check -Zmiri-disable-isolation"
 export PROPTEST_CASES=4
 jobs_max="${MIRI_JOBS:-2}"
-suites="${MIRI_SUITES:-all lib alloc_props global_alloc}" # longest first
+suites="${MIRI_SUITES:-all alloc_props redteam_var lib global_alloc}" # longest first
 models="${MIRI_MODELS:-tb sb}"
 
 tb_skips="props:: prefetch:: introspect::snapshots_agree_with_the_model regressions::fuzz_seed_corpus regressions::hostile_fuzz_seed_corpus"

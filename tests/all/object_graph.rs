@@ -96,7 +96,7 @@ fn on_small_stack(stack: usize, f: impl FnOnce() + Send + 'static) {
         .unwrap();
 }
 
-const TEN_MILLION: usize = if cfg!(miri) { 2_000 } else { 10_000_000 };
+const TEN_MILLION: usize = if cfg!(miri) { 800 } else { 10_000_000 };
 
 #[test]
 fn ten_million_chain_drops_on_256k_stack() {
@@ -127,7 +127,7 @@ fn ten_million_deep_nest_drops_on_256k_stack() {
     });
 }
 
-const ONE_MILLION: usize = if cfg!(miri) { 500 } else { 1_000_000 };
+const ONE_MILLION: usize = if cfg!(miri) { 250 } else { 1_000_000 };
 
 #[derive(Trace)]
 struct Node(RefCell<Vec<Gc<Node>>>);

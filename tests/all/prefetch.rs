@@ -104,7 +104,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 3 } else { 128 }))]
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 128 }))]
     #[test]
     fn prefetch_queues_change_nothing_but_timing(s in scenario()) {
         let queued = run(&s);

@@ -1,14 +1,14 @@
 //! Property tests: random op programs run by `pygc::testutil`'s interpreter, which checks the
 //! heap against its petgraph oracle after every op (see that module's docs for the checks).
 //!
-//! Cases: 64 by default, `PROPTEST_CASES=N` for long runs, 4 under Miri.
+//! Cases: 64 by default, `PROPTEST_CASES=N` for long runs, 2 under Miri.
 
 use proptest::prelude::*;
 use pygc::testutil::{self, CbAction, Kind, Op};
 
 fn cases() -> u32 {
     if cfg!(miri) {
-        return 4;
+        return 2;
     }
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -17,7 +17,7 @@ fn cases() -> u32 {
 }
 
 /// Ops per program: Miri interprets every op and the oracle's O(n) checks after each one, so
-/// its programs are short (4 cases of up to 24 ops take about a minute there).
+/// its programs are short (2 cases of up to 24 ops take about a minute there).
 fn max_ops() -> usize {
     if cfg!(miri) { 24 } else { 120 }
 }
