@@ -18,7 +18,8 @@
 # corpora: `tb_skips` below). They drive the same unsafe paths as the targeted tests with
 # random programs, and run in full under SB; every other test runs under both models.
 #
-# Budget: about 33 minutes for the stage on 2 cores (2,000 s measured; the aim is less). Override the parallelism with
+# Budget: about 33 minutes for the stage on 2 cores (2,000 s measured; the aim is less).
+# Override the parallelism with
 # MIRI_JOBS=n; run a subset with MIRI_SUITES="all alloc_props" or MIRI_MODELS="tb".
 set -uo pipefail
 cd "$(dirname "$0")/.."
