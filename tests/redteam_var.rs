@@ -36,25 +36,17 @@ fn heaps() -> [Heap; 2] {
 }
 
 /// Everything allocated is freed: no live object, no block in use, no large block.
-/// Also checks that no user code run by the collector panicked (an `assert!` in a `Drop` or a
-/// finalizer would only be reported as unraisable); tests that inject panics use
-/// [`assert_empty_after`].
+#[path = "common/heap_empty.rs"]
+mod heap_empty;
+
+/// Everything allocated is freed and no user code run by the collector panicked (see
+/// `heap_empty`); tests that inject panics use [`assert_empty_after`].
 fn assert_empty(heap: &Heap) {
     assert_empty_after(heap, 0);
 }
 
 fn assert_empty_after(heap: &Heap, unraisable: u64) {
-    assert_eq!(heap.unraisable_count(), unraisable, "unraisable reports");
-    assert_eq!(heap.live_objects(), 0);
-    assert_eq!(heap.accounted_bytes(), 0);
-    let stats = heap.alloc_stats();
-    assert_eq!(stats.large_blocks, 0, "a large box leaked");
-    assert_eq!(stats.large_bytes, 0);
-    assert!(
-        stats.classes.iter().all(|c| c.blocks_in_use == 0),
-        "a pool box leaked: {stats}"
-    );
-    heap.check_invariants();
+    heap_empty::assert_heap_empty(heap, unraisable);
 }
 
 #[derive(Trace)]

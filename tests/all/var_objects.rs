@@ -45,18 +45,12 @@ fn node(heap: &Heap, name: &str) -> Gc<Node> {
     })
 }
 
-/// Everything allocated is freed: no live object, no block in use, no large block.
+#[path = "../common/heap_empty.rs"]
+mod heap_empty;
+
+/// Everything allocated is freed (see `heap_empty`); no unraisable report.
 fn assert_empty(heap: &Heap) {
-    assert_eq!(heap.live_objects(), 0);
-    assert_eq!(heap.accounted_bytes(), 0);
-    let stats = heap.alloc_stats();
-    assert_eq!(stats.large_blocks, 0, "a large box leaked");
-    assert_eq!(stats.large_bytes, 0);
-    assert!(
-        stats.classes.iter().all(|c| c.blocks_in_use == 0),
-        "a pool box leaked: {stats}"
-    );
-    heap.check_invariants();
+    heap_empty::assert_heap_empty(heap, 0);
 }
 
 #[test]
